@@ -1,0 +1,1 @@
+"""srl_pipeline: train in-character NPC models per monster species with SRL -> RLVR."""

@@ -1,0 +1,1 @@
+"""The built-in game: lore, rules, the simulator, the step format and scenarios (no Dagster)."""

@@ -155,6 +155,9 @@ class ConditionParser:
                 values = [self._value(v, spec, params, record, f"{where}.not") for v in operand]
                 if any(v is None for v in values):
                     return None
+                if any(isinstance(v, Ref) for v in values):
+                    self.log.add(record, f"{where}.not", "parameter references cannot appear inside a list")
+                    return None
                 return Atom(spec.name, "not", frozenset(values))
             value = self._value(operand, spec, params, record, f"{where}.not")
             return None if value is None else Atom(spec.name, "not", value)

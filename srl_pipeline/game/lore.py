@@ -109,6 +109,12 @@ def parse_lore(raw: dict[str, Any], file: str, expected_species: str | None = No
             log.add(record, sorted(extra)[0], "unknown field")
             continue
         passages.append(Passage(pid, p["kind"], p["title"].strip(), p["text"].strip(), tuple(actions)))
+    if not log.problems:
+        if len(passages) < MIN_PASSAGES:
+            log.add("<file>", "passages", f"at least {MIN_PASSAGES} passages are needed, got {len(passages)}")
+        missing = [k for k in REQUIRED_KINDS if not any(p.kind == k for p in passages)]
+        if missing:
+            log.add("<file>", "passages", f"missing passage kind(s) {missing}")
     log.raise_if_any()
     return SpeciesLore(species, tuple(passages), file)
 

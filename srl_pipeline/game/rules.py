@@ -104,17 +104,28 @@ def parse_world(raw: dict[str, Any], file: str) -> World:
     parser = ConditionParser(state, log)
     profiles: dict[str, dict[str, Any]] = {}
     behaviours = state.get("player_behavior")
-    for name, values in (raw["player_profiles"] or {}).items():
+    raw_profiles = raw["player_profiles"] or {}
+    if not isinstance(raw_profiles, dict):
+        log.add("<world>", "player_profiles", f"expected a mapping of behaviour: {{variable: value}}, got {type(raw_profiles).__name__}")
+        raw_profiles = {}
+    for name, values in raw_profiles.items():
         record = f"player_profiles.{name}"
         if behaviours is None or name not in behaviours.values:
             log.add(record, "<key>", f"{name!r} is not a value of player_behavior")
+            continue
+        if values is not None and not isinstance(values, dict):
+            log.add(record, "<record>", f"expected a mapping of variable: value, got {type(values).__name__}")
             continue
         for var, value in (values or {}).items():
             if var not in state or not state[var].accepts(value):
                 log.add(record, var, f"unknown variable or invalid value {value!r}")
         profiles[name] = dict(values or {})
     reactions = []
-    for i, r in enumerate(raw["reactions"] or []):
+    raw_reactions = raw["reactions"] or []
+    if not isinstance(raw_reactions, list):
+        log.add("<world>", "reactions", f"expected a list of reactions, got {type(raw_reactions).__name__}")
+        raw_reactions = []
+    for i, r in enumerate(raw_reactions):
         record = f"reactions[{i}]"
         if not isinstance(r, dict) or not isinstance(r.get("id"), str):
             log.add(record, "id", "missing required field")
@@ -428,7 +439,8 @@ def find_contradictions(rules: SpeciesRules, events: frozenset) -> None:
             if len(values) > 1:
                 log.add(record, "effects", f"contradictory effects: {var!r} set to {sorted(map(str, values))}")
         always = [c.id for c in rules.constraints if c.kind == "forbid" and c.gate.in_force(events)
-                  and c.condition is None and action.name in c.actions]
+                  and (c.condition is None or not (c.condition.atoms or c.condition.any_of))
+                  and action.name in c.actions]
         if always:
             log.add(record, "name", f"contradictory rules: the action is in the catalogue but always forbidden by {always}")
     for name, goal in rules.goals.items():
@@ -436,12 +448,17 @@ def find_contradictions(rules: SpeciesRules, events: frozenset) -> None:
             allowed = allowed_values(goal.success.atoms, spec)
             if allowed is not None and not allowed:
                 log.add(f"goals.{name}", "success", f"contradictory goal: the success condition on {var!r} can never hold")
+    defaults = {name: spec.default for name, spec in rules.state.items()}
     for c in rules.constraints:
         if c.kind == "invariant" and c.gate.in_force(events):
+            contradictory = False
             for var, spec in rules.state.items():
                 allowed = allowed_values(c.condition.atoms, spec)
                 if allowed is not None and not allowed:
+                    contradictory = True
                     log.add(f"constraints[{c.index}] ({c.id})", "invariant", f"contradictory invariant on {var!r}")
+            if not contradictory and not c.condition.check(defaults, {}):
+                log.add(f"constraints[{c.index}] ({c.id})", "invariant", "the state's defaults already break this invariant")
         if c.kind == "line" and c.min_words is not None and c.max_words is not None and c.min_words > c.max_words:
             log.add(f"constraints[{c.index}] ({c.id})", "line", "min_words > max_words")
     log.raise_if_any()
@@ -514,3 +531,25 @@ def _in_force_raw(raw: dict[str, Any], events: frozenset) -> dict[str, Any]:
         a["preconditions"] = [p for p in a.get("preconditions", []) if _gate_of(p).in_force(events)]
     out["constraints"] = [c for c in out.get("constraints", []) if _gate_of(c).in_force(events)]
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Artifact form (plain JSON) of a resolved rule set
+# ---------------------------------------------------------------------------------------
+def ruleset_to_artifact(rs: RuleSet) -> dict[str, Any]:
+    """Everything needed to rebuild exactly these rules in force, as JSON."""
+    return {
+        "species": rs.species, "rules_version": rs.version, "events": sorted(rs.events),
+        "world": rs.rules.world.raw, "world_file": rs.rules.world.file,
+        "rules": rs.rules.raw, "rules_file": rs.rules.file, "summary": rs.summary(),
+    }
+
+
+def ruleset_from_artifact(d: dict[str, Any]) -> RuleSet:
+    world = parse_world(d["world"], d.get("world_file", "<world>"))
+    rules = parse_species_rules(d["rules"], d.get("rules_file", "<rules>"), world, expected_species=d["species"])
+    rs = RuleSet.resolve(rules, d["events"])
+    if rs.version != d["rules_version"]:
+        raise GameDataError.single(d.get("rules_file", "<rules>"), "<artifact>", "rules_version",
+                                   f"artifact says {d['rules_version']} but its rules hash to {rs.version}")
+    return rs

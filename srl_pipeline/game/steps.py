@@ -46,8 +46,9 @@ class Step:
 def format_step(step: Step) -> str:
     if '"' in step.line or "\n" in step.line:
         raise StepFormatError(step.line, "line", 0, "a line cannot contain double quotes or newlines")
-    if "*" in step.title or "\n" in step.title or not step.title.strip():
-        raise StepFormatError(step.title, "title", 0, "a title is non-empty and has no '*' or newline")
+    if "*" in step.title or "\n" in step.title or not step.title.strip() or step.title != step.title.strip():
+        raise StepFormatError(step.title, "title", 0,
+                              "a title is non-empty, has no '*' or newline and no leading or trailing spaces")
     args = ", ".join(f"{k}={v}" for k, v in step.args)
     return f'{step.number}. **{step.title}** {step.action}({args}) | "{step.line}"'
 

@@ -1,0 +1,47 @@
+"""The Dagster Definitions: the asset graph, its checks, resources, jobs, sensors and schedules.
+
+Resources are configured from the profile named by $SRL_PROFILE (configs/profiles/, default
+`local`); secrets (the PostgreSQL DSN) come from the environment through EnvVar.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .defs.automation import lore_change_sensor, nightly_schedule, rules_change_sensor
+from .defs.game_assets import GAME_ASSETS
+from .defs.game_checks import GAME_CHECKS
+from .defs.jobs import main_job, rules_refresh_job
+from .defs.resources import GameDataResource, JsonArtifactIOManager, QualitySettings, ScenarioSettings
+from .settings import Profile, load_profile
+
+
+def build_resources(profile: Profile) -> dict:
+    game = profile.section("game")
+    uses_postgres = "postgres" in (game.get("lore_backend"), game.get("game_state_backend"))
+    return {
+        "game_data": GameDataResource(
+            root=profile.path(game.get("root", "configs/game")),
+            lore_backend=game.get("lore_backend", "files"),
+            game_state_backend=game.get("game_state_backend", "files"),
+            postgres_dsn=dg.EnvVar("SRL_POSTGRES_DSN") if uses_postgres else None,
+        ),
+        "scenario_settings": ScenarioSettings(**profile.section("scenarios")),
+        "quality": QualitySettings(**profile.section("quality")),
+        "artifacts": JsonArtifactIOManager(base_dir=profile.path(profile.section("artifacts").get("base_dir", "artifacts"))),
+    }
+
+
+def build_definitions(profile: Profile | None = None) -> dg.Definitions:
+    profile = profile or load_profile()
+    return dg.Definitions(
+        assets=GAME_ASSETS,
+        asset_checks=GAME_CHECKS,
+        jobs=[main_job, rules_refresh_job],
+        sensors=[lore_change_sensor, rules_change_sensor],
+        schedules=[nightly_schedule],
+        resources=build_resources(profile),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,106 @@
+"""Resources: where the game data lives and where artifacts go, configured from the profile."""
+
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import dagster as dg
+from pydantic import Field
+
+from ..artifacts import atomic_write_json, read_json
+from ..game.names import validate_species_name
+from ..game.rules import RuleSet, World
+from ..game.scenarios import ScenarioSpec
+from ..game.sources import (
+    FileGameStateSource, FileLoreSource, GameFiles, GameStateSource, LoreSource,
+    PostgresGameStateSource, PostgresLoreSource,
+)
+
+
+class GameDataResource(dg.ConfigurableResource):
+    """Lore, rules and live game state: files by default, PostgreSQL tables when configured."""
+
+    root: str = Field(description="Folder of world.yaml, game_state.yaml and species/<name>/{lore,rules}.yaml")
+    lore_backend: Literal["files", "postgres"] = "files"
+    game_state_backend: Literal["files", "postgres"] = "files"
+    postgres_dsn: Optional[str] = Field(default=None, description="Set through EnvVar('SRL_POSTGRES_DSN'); never inline")
+    lore_table: str = "srl_lore_passages"
+    game_state_table: str = "srl_game_state"
+
+    def files(self) -> GameFiles:
+        return GameFiles(Path(self.root))
+
+    def _dsn(self) -> str:
+        if not self.postgres_dsn:
+            raise ValueError("a postgres backend is configured but SRL_POSTGRES_DSN is not set")
+        return self.postgres_dsn
+
+    def lore_source(self) -> LoreSource:
+        if self.lore_backend == "postgres":
+            return PostgresLoreSource(self._dsn(), self.lore_table)
+        return FileLoreSource(self.files())
+
+    def game_state_source(self) -> GameStateSource:
+        if self.game_state_backend == "postgres":
+            return PostgresGameStateSource(self._dsn(), self.game_state_table)
+        return FileGameStateSource(self.files().game_state_path)
+
+    def world(self) -> World:
+        return self.files().load_world()
+
+    def rules_in_force(self, species: str) -> RuleSet:
+        files = self.files()
+        return RuleSet.resolve(files.load_rules(species), self.game_state_source().active_events())
+
+
+class ScenarioSettings(dg.ConfigurableResource):
+    """How many scenarios to make and how to split them (profile: scenarios)."""
+
+    count: int = 120
+    seed: int = 0
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.12
+    min_plan_steps: int = 2
+    max_plan_steps: int = 6
+
+    def spec(self) -> ScenarioSpec:
+        return ScenarioSpec(self.count, self.seed, self.test_fraction, self.validation_fraction,
+                            self.min_plan_steps, self.max_plan_steps)
+
+
+class QualitySettings(dg.ConfigurableResource):
+    """Thresholds of the blocking data-quality checks (profile: quality)."""
+
+    min_lore_passages: int = 12
+    min_split_sizes: dict[str, int] = Field(default_factory=lambda: {"train": 40, "validation": 5, "test": 10})
+
+
+class JsonArtifactIOManager(dg.ConfigurableIOManager):
+    """Stores each asset partition as one JSON artifact, written atomically (temp + rename).
+
+    Path: <base_dir>/<asset key path>/<species>.json. A run that fails before returning leaves the
+    previous artifact untouched.
+    """
+
+    base_dir: str
+
+    def _path(self, context: Any) -> Path:
+        parts = list(context.asset_key.path)
+        if context.has_asset_partitions:
+            parts.append(validate_species_name(context.asset_partition_key, "<partition key>"))
+        else:
+            parts.append("__all__")
+        return Path(self.base_dir).joinpath(*parts[:-1], f"{parts[-1]}.json")
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        path = self._path(context)
+        atomic_write_json(path, obj)
+        context.add_output_metadata({"artifact": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        path = self._path(context)
+        if not path.is_file():
+            raise FileNotFoundError(f"artifact {path} has not been materialised yet")
+        return read_json(path)

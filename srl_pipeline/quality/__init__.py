@@ -1,0 +1,1 @@
+"""Data-quality validation of tabular artifacts with Great Expectations (no Dagster)."""

@@ -1,0 +1,40 @@
+# Build helper: `make main` runs the pipeline on the embedded default, `make test` runs the tests.
+# Both create the virtual environment on first use (Python 3.11, CPU torch on a machine like CI's).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The CPU build of torch; set TORCH_SPEC='torch>=2.6,<2.14' on a GPU machine to get a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: main test ui bench install validate-data clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+main: $(STAMP)
+	$(BIN)/srl-pipeline main
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python bench/simulator_throughput.py
+
+validate-data: $(STAMP)
+	$(BIN)/python -m srl_pipeline.game.validate_data
+
+clean:
+	rm -rf artifacts .dagster_home

@@ -45,7 +45,7 @@ def run_main(species: list[str] | None = None) -> int:
         print(f"ignored: {problem}", file=sys.stderr)
     existing = set(instance.get_dynamic_partitions(species_partitions.name))
     instance.add_dynamic_partitions(species_partitions.name, [s for s in targets if s not in existing])
-    job = defs.get_job_def("main")
+    job = defs.resolve_job_def("main")
     failures = 0
     started = time.monotonic()
     for s in targets:

@@ -32,7 +32,8 @@ def build_resources(profile: Profile) -> dict:
     }
 
 
-def build_definitions(profile: Profile | None = None) -> dg.Definitions:
+def build_definitions(profile: Profile | None = None, resources: dict | None = None) -> dg.Definitions:
+    """The project's Definitions; `resources` (tests, tools) replaces the profile's resources."""
     profile = profile or load_profile()
     return dg.Definitions(
         assets=GAME_ASSETS,
@@ -40,7 +41,7 @@ def build_definitions(profile: Profile | None = None) -> dg.Definitions:
         jobs=[main_job, rules_refresh_job],
         sensors=[lore_change_sensor, rules_change_sensor],
         schedules=[nightly_schedule],
-        resources=build_resources(profile),
+        resources=resources if resources is not None else build_resources(profile),
     )
 
 

@@ -83,7 +83,7 @@ def species_rules(species: str = "ghast") -> dict[str, Any]:
              "effects": [{"set": "secret_revealed", "value": True}]},
             {"name": "move", "params": {"to": ["village", "forest", "crypt", "castle", "road"]},
              "preconditions": [{"id": "cannot_stay_put", "when": {"location": {"not": "$to"}}},
-                               {"id": "no_travel_by_day", "when": {"time": "night"},
+                               {"id": "no_travel_by_day", "when": {"time": {"not": "day"}},
                                 "inactive_if": {"events": ["eclipse"]}}],
              "effects": [{"set": "location", "value": "$to"}]},
             {"name": "enter_dwelling", "params": {},
@@ -124,7 +124,7 @@ def species_rules(species: str = "ghast") -> dict[str, Any]:
             "extract_secret": {"success": {"secret_revealed": True}, "fail": {"combat": True}},
             "defend_lair": {"success": {"player_present": False, "location": "crypt", "lair_intact": True}},
             # fail can hold after one step and stop holding later: tests "fail after any step"
-            "lure_to_castle": {"success": {"location": "castle"}, "fail": {"form": "bat"}},
+            "lure_to_castle": {"success": {"location": "castle", "trust": {"gte": 3}}, "fail": {"form": "bat"}},
         },
     })
 

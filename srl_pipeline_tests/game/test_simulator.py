@@ -204,20 +204,22 @@ def test_reaction_can_fail_the_goal(sim):
 
 def test_goal_fail_after_any_step_is_sticky(sim):
     plan = [Call("transform", {"form": "bat"}), Call("transform", {"form": "man"}), Call("move", {"to": "castle"})]
-    res = run(sim, plan, "lure_to_castle")
+    res = run(sim, plan, "lure_to_castle", trust=3)
     assert res.legal and res.goal_reached and res.final_state["form"] == "man"
     assert res.goal_failed and not res.success  # fail held after step 1, even though not at the end
-    ok = run(sim, plan[2:], "lure_to_castle")
+    ok = run(sim, plan[2:], "lure_to_castle", trust=3)
     assert ok.success and not ok.goal_failed
 
 
 def test_success_needs_goal_at_the_end(sim):
-    res = run(sim, [Call("move", {"to": "castle"}), Call("move", {"to": "road"})], "lure_to_castle")
+    res = run(sim, [Call("move", {"to": "castle"}), Call("move", {"to": "road"})], "lure_to_castle", trust=3)
     assert res.legal and not res.goal_reached and not res.success
     assert res.first_success_step == 1
-    res = run(sim, [Call("mark", {"sign": "door"}), Call("move", {"to": "castle"}), Call("mark", {"sign": "tree"})],
-              "lure_to_castle")
+    res = run(sim, [Call("move", {"to": "castle"}), Call("soothe", P), Call("mark", {"sign": "tree"})],
+              "lure_to_castle", trust=1)
     assert res.success and res.first_success_step == 2
+    res = run(sim, [Call("move", {"to": "castle"})], "lure_to_castle", trust=2)
+    assert not res.goal_reached and res.first_success_step is None
 
 
 def test_success_needs_no_violations(sim):

@@ -1,0 +1,68 @@
+"""Fixtures for the Dagster layer: a private copy of the game data, resources and a runner."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from srl_pipeline.definitions import build_definitions, build_resources
+from srl_pipeline.defs.partitions import species_partitions
+from srl_pipeline.defs.resources import GameDataResource, JsonArtifactIOManager
+from srl_pipeline.settings import PROJECT_ROOT, load_profile
+
+GAME_SRC = PROJECT_ROOT / "configs" / "game"
+
+
+@pytest.fixture
+def game_root(tmp_path: Path) -> Path:
+    root = tmp_path / "game"
+    shutil.copytree(GAME_SRC, root)
+    return root
+
+
+def make_resources(game_root: Path, artifacts: Path, **game_overrides) -> dict:
+    resources = build_resources(load_profile("test"))
+    resources["game_data"] = GameDataResource(root=str(game_root), **game_overrides)
+    resources["artifacts"] = JsonArtifactIOManager(base_dir=str(artifacts))
+    return resources
+
+
+class Runner:
+    """Runs the main job for one species on an ephemeral instance and summarises the run."""
+
+    def __init__(self, resources: dict):
+        self.defs = build_definitions(resources=resources)
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def run(self, species: str, job: str = "main") -> dg.ExecuteInProcessResult:
+        if species not in self.instance.get_dynamic_partitions(species_partitions.name):
+            self.instance.add_dynamic_partitions(species_partitions.name, [species])
+        return self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance, partition_key=species, raise_on_error=False)
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.event_specific_data.materialization.asset_key.to_user_string()
+            for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.event_specific_data.check_name: e.event_specific_data.passed
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def failure_messages(result: dg.ExecuteInProcessResult) -> str:
+    out = []
+    for e in result.all_events:
+        if e.event_type_value == "STEP_FAILURE":
+            err = e.event_specific_data.error
+            while err is not None:
+                out.append(err.message)
+                err = err.cause
+    return "\n".join(out)
+
+
+@pytest.fixture
+def runner(game_root: Path, tmp_path: Path) -> Runner:
+    return Runner(make_resources(game_root, tmp_path / "artifacts"))

@@ -132,6 +132,7 @@ class NaiveSimulator:
                                                  or (c.max_words is not None and words > c.max_words)):
                             out.append(Violation(i, c.id, "line", ""))
                 if len(out) == before:
+                    saved = dict(s)
                     for kind, var, value in action.effect_specs:
                         _apply_effect(kind, var, value, s, args, rs)
                     for when, effects in self.reactions:
@@ -141,7 +142,10 @@ class NaiveSimulator:
                     for c in rs.constraints:
                         if c.kind == "invariant" and not _holds(c.condition, s, {}):
                             out.append(Violation(i, c.id, "invariant", ""))
-                    applied += 1
+                    if len(out) == before:
+                        applied += 1
+                    else:  # breaking an invariant makes the step illegal: not applied
+                        s = saved
             if goal.fail is not None and not failed and _holds(goal.fail, s, {}):
                 failed = True
             if first is None and _holds(goal.success, s, {}):

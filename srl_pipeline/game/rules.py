@@ -438,7 +438,8 @@ def find_contradictions(rules: SpeciesRules, events: frozenset) -> None:
         for var, values in setters.items():
             if len(values) > 1:
                 log.add(record, "effects", f"contradictory effects: {var!r} set to {sorted(map(str, values))}")
-        always = [c.id for c in rules.constraints if c.kind == "forbid" and c.gate.in_force(events)
+        # an event-gated forbid ("no feeding during the festival") is a rule, not a contradiction
+        always = [c.id for c in rules.constraints if c.kind == "forbid" and c.gate.in_force(events) and not c.gate.active_if
                   and (c.condition is None or not (c.condition.atoms or c.condition.any_of))
                   and action.name in c.actions]
         if always:

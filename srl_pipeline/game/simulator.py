@@ -5,8 +5,8 @@ It is the verifier's judge and RLVR's reward, so it is compiled once per rule se
 of closures and runs without allocation beyond one state copy per plan.
 
 Semantics: an illegal step (unknown action, bad arguments, failed precondition, forbidden or
-unmet constraint, bad line) is reported and *not applied*; legal steps apply their effects, then
-the world's reactions, then invariants are checked. A goal's `fail` condition holding after any
+unmet constraint, bad line, or an outcome that breaks an invariant) is reported and *not
+applied*; legal steps apply their effects, then the world's reactions. A goal's `fail` condition holding after any
 step fails the goal. Success means the goal's `success` condition holds after the last step, the
 goal never failed, and no step violated anything.
 """
@@ -142,15 +142,21 @@ class Simulator:
                     out.append(Violation(number, cid, "line", f"line has {words} words, outside {lo}..{hi}"))
         if len(out) != before:
             return False
+        snapshot = dict(state) if self._invariants else None
         for eff in act.effects:
             eff(state, args)
         for when, effects in self._reactions:
             if when(state, _NO_ARGS):
                 for eff in effects:
                     eff(state, _NO_ARGS)
-        for iid, check in self._invariants:
-            if not check(state, _NO_ARGS):
-                out.append(Violation(number, iid, "invariant", f"invariant {iid} broken after {action}"))
+        if snapshot is not None:
+            for iid, check in self._invariants:
+                if not check(state, _NO_ARGS):
+                    out.append(Violation(number, iid, "invariant", f"invariant {iid} broken after {action}"))
+            if len(out) != before:  # a step that breaks an invariant is illegal: undo it
+                state.clear()
+                state.update(snapshot)
+                return False
         return True
 
     # -- a plan --------------------------------------------------------------------------

@@ -73,10 +73,11 @@ def test_rules_sensor_runs_only_species_whose_rules_in_force_changed(game_root: 
     assert _tick(rules_change_sensor, instance, game_root, after.cursor).run_requests == []
 
 
-def test_nightly_schedule_requests_every_species():
-    with dg.instance_for_test() as instance:
+def test_nightly_schedule_requests_every_species(tmp_path: Path):
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         instance.add_dynamic_partitions(species_partitions.name, SPECIES)
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 21, 3))
-        requests = nightly_schedule(ctx)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 21, 3)) as ctx:
+            requests = nightly_schedule(ctx)
     assert sorted(r.partition_key for r in requests) == SPECIES
     assert requests[0].run_key.startswith("nightly:2026-11-21:")

@@ -111,16 +111,18 @@ def test_unknown_event_in_rules_data(world):
         parse_species_rules(raw, "ghast/rules.yaml", world)
 
 
-def test_contradiction_only_under_an_event(world):
+def test_event_gated_forbid_is_a_rule_not_a_contradiction(world):
     raw = species_rules()
     raw["constraints"].append({"id": "festival_fast", "forbid": ["feed"], "active_if": {"events": ["harvest_festival"]}})
-    rules = parse_species_rules(raw, "ghast/rules.yaml", world)  # fine while the festival is off
-    RuleSet.resolve(rules, ["eclipse"])
+    rules = parse_species_rules(raw, "ghast/rules.yaml", world)
+    sim = Simulator(RuleSet.resolve(rules, ["harvest_festival"]))
+    assert any(v.rule == "festival_fast" for v in sim.run(sim.initial_state(), [Call("feed", {"target": "player"})], "drive_off").violations)
+    raw["constraints"].append({"id": "never_feed", "forbid": ["feed"]})  # ungated: the action can never be used
     with pytest.raises(GameDataError) as err:
-        RuleSet.resolve(rules, ["harvest_festival"])
+        parse_species_rules(raw, "ghast/rules.yaml", world)
     p = err.value.problems[0]
     assert (p.file, p.record, p.field) == ("ghast/rules.yaml", "actions[11] (feed)", "name")
-    assert "festival_fast" in p.message
+    assert "never_feed" in p.message
 
 
 def test_game_state_file_drives_the_rules(tmp_path, rules, ruleset):

@@ -62,7 +62,8 @@ def run_main(species: list[str] | None = None) -> int:
         for m in mats:
             mat = m.event_specific_data.materialization
             md = {k: v.value for k, v in mat.metadata.items() if k in (
-                "passages", "documents", "rules_version", "actions", "scenarios", "splits", "artifact")}
+                "passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
+                "acceptance_rate", "cache_hits", "examples")}
             print(f"   {mat.asset_key.to_user_string():22s} {md}")
         print(f"   checks: {len(checks) - len(failed_checks)}/{len(checks)} passed" +
               (f"; failed: {failed_checks}" if failed_checks else ""))

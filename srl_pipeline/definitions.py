@@ -9,10 +9,15 @@ from __future__ import annotations
 import dagster as dg
 
 from .defs.automation import lore_change_sensor, nightly_schedule, rules_change_sensor
+from .defs.collaboration_assets import COLLABORATION_ASSETS
+from .defs.collaboration_checks import COLLABORATION_CHECKS
 from .defs.game_assets import GAME_ASSETS
 from .defs.game_checks import GAME_CHECKS
 from .defs.jobs import main_job, rules_refresh_job
-from .defs.resources import GameDataResource, JsonArtifactIOManager, QualitySettings, ScenarioSettings
+from .defs.resources import (
+    CollaborationResource, DatasetSettings, GameDataResource, JsonArtifactIOManager, QualitySettings, RoleConfig,
+    ScenarioSettings,
+)
 from .settings import Profile, load_profile
 
 
@@ -28,16 +33,28 @@ def build_resources(profile: Profile) -> dict:
         ),
         "scenario_settings": ScenarioSettings(**profile.section("scenarios")),
         "quality": QualitySettings(**profile.section("quality")),
+        "collaboration": build_collaboration_resource(profile),
+        "dataset_settings": DatasetSettings(**profile.section("trajectories")),
         "artifacts": JsonArtifactIOManager(base_dir=profile.path(profile.section("artifacts").get("base_dir", "artifacts"))),
     }
+
+
+def build_collaboration_resource(profile: Profile) -> CollaborationResource:
+    cfg = profile.section("collaboration")
+    roles = {r: RoleConfig(**(cfg.pop(r, None) or {})) for r in ("retriever", "planner", "verifier")}
+    uses_endpoint = any(r.backend == "openai" for r in roles.values())
+    cache_dir = profile.path(cfg.pop("cache_dir", "artifacts/cache/trajectories"))
+    return CollaborationResource(
+        **roles, **cfg, cache_dir=cache_dir,
+        api_key=dg.EnvVar("SRL_LLM_API_KEY") if uses_endpoint else None)
 
 
 def build_definitions(profile: Profile | None = None, resources: dict | None = None) -> dg.Definitions:
     """The project's Definitions; `resources` (tests, tools) replaces the profile's resources."""
     profile = profile or load_profile()
     return dg.Definitions(
-        assets=GAME_ASSETS,
-        asset_checks=GAME_CHECKS,
+        assets=GAME_ASSETS + COLLABORATION_ASSETS,
+        asset_checks=GAME_CHECKS + COLLABORATION_CHECKS,
         jobs=[main_job, rules_refresh_job],
         sensors=[lore_change_sensor, rules_change_sensor],
         schedules=[nightly_schedule],

@@ -9,24 +9,20 @@ import dagster as dg
 
 from ..game.documents import content_hash
 from ..game.lore_index import LoreIndex
-from ..game.names import validate_species_name
 from ..game.rules import ruleset_from_artifact, ruleset_to_artifact
 from ..game.scenarios import generate_scenarios
 from .partitions import species_partitions
+from .shared import lore_from_artifact, species_key
 from .resources import GameDataResource, ScenarioSettings
 
 GROUP = "game_data"
-
-
-def _species(context: dg.AssetExecutionContext) -> str:
-    return validate_species_name(context.partition_key, "<partition key>")
 
 
 @dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="1", io_manager_key="artifacts",
           kinds={"yaml", "postgres"})
 def monster_lore(context: dg.AssetExecutionContext, game_data: GameDataResource) -> dg.Output[dict]:
     """The species' lore passages, validated (files by default, a PostgreSQL table when configured)."""
-    species = _species(context)
+    species = species_key(context)
     lore = game_data.lore_source().load(species)
     kinds = collections.Counter(p.kind for p in lore.passages)
     return dg.Output(
@@ -45,10 +41,7 @@ def monster_lore(context: dg.AssetExecutionContext, game_data: GameDataResource)
 @dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="1", io_manager_key="artifacts")
 def lore_index(context: dg.AssetExecutionContext, monster_lore: dict) -> dg.Output[dict]:
     """A BM25 index over the lore passages: the offline Lore Retriever searches it."""
-    from ..game.lore import Passage, SpeciesLore
-
-    passages = tuple(Passage(r["id"], r["kind"], r["title"], r["text"], tuple(r["actions"])) for r in monster_lore["passages"])
-    index = LoreIndex.build(SpeciesLore(monster_lore["species"], passages, monster_lore["source"]))
+    index = LoreIndex.build(lore_from_artifact(monster_lore))
     data = index.to_dict()
     return dg.Output(
         data,
@@ -65,7 +58,7 @@ def game_rules(context: dg.AssetExecutionContext, game_data: GameDataResource) -
     The data version is the rules version, so a rules edit or a world event that changes what is
     in force marks every downstream asset of that species stale.
     """
-    species = _species(context)
+    species = species_key(context)
     ruleset = game_data.rules_in_force(species)
     data = ruleset_to_artifact(ruleset)
     kinds = collections.Counter(c.kind for c in ruleset.constraints)

@@ -104,3 +104,60 @@ class JsonArtifactIOManager(dg.ConfigurableIOManager):
         if not path.is_file():
             raise FileNotFoundError(f"artifact {path} has not been materialised yet")
         return read_json(path)
+
+
+class RoleConfig(dg.Config):
+    """One collaboration role: `offline` (default) or `openai` (any OpenAI-compatible endpoint)."""
+
+    backend: Literal["offline", "openai"] = "offline"
+    base_url: str = "https://openrouter.ai/api/v1"
+    model: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    timeout_s: float = 60.0
+    max_concurrency: int = 8
+    max_retries: int = 4
+    usd_per_1k_prompt_tokens: float = 0.0
+    usd_per_1k_completion_tokens: float = 0.0
+
+
+class CollaborationResource(dg.ConfigurableResource):
+    """The three-model collaboration (profile: collaboration). The API key comes from
+    EnvVar('SRL_LLM_API_KEY') and only when a role uses an endpoint."""
+
+    retriever: RoleConfig = RoleConfig()
+    planner: RoleConfig = RoleConfig()
+    verifier: RoleConfig = RoleConfig()
+    accept_score: float = 0.7
+    max_attempts: int = 3
+    lore_passages: int = 6
+    max_concurrency: int = 16
+    seed: int = 0
+    cache_dir: str = Field(description="Content-addressed trajectory cache (one folder per species)")
+    api_key: Optional[str] = None
+
+    def settings(self):
+        from ..collaboration.settings import CollaborationSettings, RoleSettings
+
+        roles = {name: RoleSettings(**getattr(self, name).model_dump()) for name in ("retriever", "planner", "verifier")}
+        return CollaborationSettings(**roles, accept_score=self.accept_score, max_attempts=self.max_attempts,
+                                     lore_passages=self.lore_passages, max_concurrency=self.max_concurrency, seed=self.seed)
+
+    def build(self, species: str, max_plan_steps: int):
+        from ..collaboration.cache import TrajectoryCache
+        from ..collaboration.factory import build_collaboration
+
+        cache = TrajectoryCache(Path(self.cache_dir) / validate_species_name(species, "<partition key>"))
+        keys = {r: self.api_key for r in ("retriever", "planner", "verifier")} if self.api_key else None
+        return build_collaboration(self.settings(), cache, keys, max_plan_steps)
+
+
+class DatasetSettings(dg.ConfigurableResource):
+    """SRL dataset options and the trajectory / dataset quality gates (profile: trajectories)."""
+
+    title_hint: bool = False
+    min_steps: int = 1
+    max_steps: int = 6
+    min_acceptance_rate: float = 0.8
+    context_tokens: int = 2048
+    min_train_examples: int = 50

@@ -24,14 +24,18 @@ class Solution:
 
 
 def shortest_plans(sim: Simulator, state: Mapping[str, Any], goal: str, max_depth: int = 6,
-                   max_expanded: int = 20000, limit: int = 1) -> list[Solution]:
-    """Up to `limit` distinct shortest legal plans (all of the minimal length) reaching `goal`."""
+                   max_expanded: int = 20000, limit: int = 1, calls: list[Call] | None = None) -> list[Solution]:
+    """Up to `limit` distinct shortest legal plans (all of the minimal length) reaching `goal`.
+
+    `calls` sets the order in which actions are tried (default: catalogue order); a planner
+    that prefers some actions passes them first and gets those plans first.
+    """
     g = sim.goal_check(goal)
     order = sorted(state)
     start = dict(state)
     if g.success(start, {}) and not (g.fail and g.fail(start, {})):
         return [Solution([], 0)]
-    calls = sim.all_calls()
+    calls = calls if calls is not None else sim.all_calls()
     seen = {tuple(start[k] for k in order)}
     frontier: deque = deque([(start, [])])
     expanded = 0

@@ -1,0 +1,1 @@
+"""Training: datasets, rewards, trainers and the entrypoint (no Dagster)."""

@@ -11,6 +11,7 @@ from ..game.lore_index import LoreIndex
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 from ..game.simulator import Simulator
+from .guardrails import looks_like_injection
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,17 @@ class SpeciesContext:
         return Simulator(self.ruleset)
 
     @cached_property
+    def quarantined(self) -> frozenset[str]:
+        """Ids of lore passages that address the pipeline instead of describing the world
+        (prompt injection): never retrieved, never a source of lines."""
+        return frozenset(p.id for p in self.lore.passages if looks_like_injection(p.text) or looks_like_injection(p.title))
+
+    @cached_property
     def example_lines(self) -> dict[str, list[tuple[str, str]]]:
-        """action -> [(title, line)] from the lore's example_line passages."""
+        """action -> [(title, line)] from the lore's example_line passages (quarantined ones excluded)."""
         out: dict[str, list[tuple[str, str]]] = {}
         for p in self.lore.passages:
-            if p.kind == "example_line":
+            if p.kind == "example_line" and p.id not in self.quarantined:
                 for a in p.actions:
                     out.setdefault(a, []).append((p.title, p.text))
         return out

@@ -16,7 +16,7 @@ from ..game.lore_index import tokenize
 from ..game.simulator import Call
 from ..game.solver import shortest_plans
 from ..game.steps import Step, StepFormatError, format_plan, parse_plan
-from .guardrails import check_line, looks_like_injection
+from .guardrails import check_line
 from .jobs import Retrieval, TrajectoryJob, Verdict
 from .prompts import describe_state
 
@@ -40,19 +40,14 @@ class LexicalRetriever:
 
     def retrieve(self, job: TrajectoryJob) -> Retrieval:
         by_id = {p.id: p for p in job.species.lore.passages}
-        hits = job.species.index.search(self.query(job), k=self.k * 2)
-        chosen, quarantined = [], []
-        for pid, _ in hits:
-            p = by_id[pid]
-            if looks_like_injection(p.text) or looks_like_injection(p.title):
-                quarantined.append(pid)
-            elif len(chosen) < self.k:
-                chosen.append(p.to_dict())
+        quarantined = job.species.quarantined
+        hits = job.species.index.search(self.query(job), k=self.k + len(quarantined))
+        chosen = [by_id[pid].to_dict() for pid, _ in hits if pid not in quarantined][: self.k]
         if not any(p["kind"] == "voice" for p in chosen):
-            voice = next((p for p in job.species.lore.passages if p.kind == "voice" and not looks_like_injection(p.text)), None)
+            voice = next((p for p in job.species.lore.passages if p.kind == "voice" and p.id not in quarantined), None)
             if voice is not None:
                 chosen.append(voice.to_dict())
-        return Retrieval(chosen, quarantined)
+        return Retrieval(chosen, sorted(quarantined))
 
 
 class SearchPlanner:
@@ -78,10 +73,9 @@ class SearchPlanner:
         used: set[str] = set()
         steps = []
         for n, call in enumerate(calls, start=1):
-            options = [(t, l) for t, l in ctx.example_lines.get(call.action, [])
-                       if l not in used and '"' not in l and not check_line(l) and _fits(l, lines)]
-            if not options:  # every line used already: allow repeats rather than leave a step mute
-                options = [(t, l) for t, l in ctx.example_lines.get(call.action, []) if _fits(l, lines) and not check_line(l)]
+            fitting = [(t, l) for t, l in ctx.example_lines.get(call.action, []) if _fits(l, lines) and not check_line(l)]
+            # never the same line twice in a plan, unless the lore has no other line for this action
+            options = [(t, l) for t, l in fitting if l not in used] or fitting
             if options:
                 title, line = rng.choice(options)
             else:
@@ -149,7 +143,7 @@ def _species_vocabulary(job: TrajectoryJob) -> set[str]:
     if key not in _VOCAB_CACHE:
         words: set[str] = set()
         for p in lore.passages:
-            if p.kind in ("voice", "example_line", "trait", "ability", "taboo", "weakness") and not looks_like_injection(p.text):
+            if p.kind in ("voice", "example_line", "trait", "ability", "taboo", "weakness") and p.id not in job.species.quarantined:
                 words.update(tokenize(p.text))
         _VOCAB_CACHE[key] = words
     return _VOCAB_CACHE[key]

@@ -11,6 +11,7 @@ delayed replies are woken up and dropped).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -108,6 +109,7 @@ class ChatServer:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -128,6 +130,13 @@ class ChatServer:
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:  # kept-alive connections: wake their handler threads so they end now
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._httpd = None
@@ -165,6 +174,19 @@ class ChatServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle kept-alive connection never pins a thread for long
+
+            def setup(self):
+                super().setup()
+                with server._lock:
+                    server._conns.add(self.connection)
+
+            def finish(self):
+                try:
+                    super().finish()
+                finally:
+                    with server._lock:
+                        server._conns.discard(self.connection)
 
             def log_message(self, format, *args):  # keep test output clean
                 pass

@@ -26,9 +26,15 @@ FAKE_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"
 MESSAGES = [{"role": "system", "content": "You are a goblin."}, {"role": "user", "content": "Greet me."}]
 
 
+_open_clients: list[ChatClient] = []
+
+
 @pytest.fixture(autouse=True)
 def fake_key(monkeypatch):
     monkeypatch.setenv(KEY_ENV, FAKE_KEY)
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
 
 
 def settings_for(server: ChatServer, **kw) -> RoleSettings:
@@ -42,6 +48,7 @@ def make_client(server, meter=None, sleeps=None, role="planner", **kw):
     meter = meter if meter is not None else UsageMeter()
     sleeps = sleeps if sleeps is not None else []
     client = ChatClient(settings_for(server, **kw), role, meter, sleep=sleeps.append, rng=random.Random(7))
+    _open_clients.append(client)
     return client, meter, sleeps
 
 
@@ -240,8 +247,8 @@ def test_key_never_in_messages_or_logs(chat_server_factory, caplog):
     assert all(FAKE_KEY not in r.getMessage() for r in caplog.records)
     assert FAKE_KEY not in json.dumps(meter.snapshot())
     # the key given explicitly is used as is, the environment is then not needed
-    explicit = ChatClient(settings_for(srv, api_key_env="SRL_TEST_UNSET_ENV"), "x", UsageMeter(), api_key="sk-other")
-    assert "sk-other" not in repr(explicit)
+    with ChatClient(settings_for(srv, api_key_env="SRL_TEST_UNSET_ENV"), "x", UsageMeter(), api_key="sk-other") as c:
+        assert "sk-other" not in repr(c)
 
 
 def test_concurrency_bounded_by_semaphore(chat_server_factory):

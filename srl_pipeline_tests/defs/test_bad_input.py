@@ -10,8 +10,8 @@ import yaml
 from .conftest import Runner, failure_messages, make_resources, materialized
 
 DOWNSTREAM = {
-    "monster_lore": {"monster_lore", "lore_index"},
-    "game_rules": {"game_rules", "scenarios"},
+    "monster_lore": {"monster_lore", "lore_index", "expert_trajectories", "srl_dataset"},
+    "game_rules": {"game_rules", "scenarios", "expert_trajectories", "srl_dataset"},
 }
 
 
@@ -87,7 +87,7 @@ def test_bad_input_fails_clearly_and_loses_nothing(game_root: Path, tmp_path: Pa
     runner = Runner(make_resources(game_root, artifacts))
     assert runner.run("ghoul").success
     before = _snapshot(artifacts)
-    assert len(before) == 4
+    assert len(before) == 6
 
     mutate(game_root)
     result = runner.run("ghoul")

@@ -7,7 +7,7 @@ import yaml
 
 from .conftest import Runner, check_results, make_resources, materialized
 
-ALL = {"monster_lore", "lore_index", "game_rules", "scenarios"}
+ALL = {"monster_lore", "lore_index", "game_rules", "scenarios", "expert_trajectories", "srl_dataset"}
 
 
 def test_main_job_materialises_every_asset_with_checks_passing(runner: Runner, tmp_path: Path):
@@ -15,7 +15,7 @@ def test_main_job_materialises_every_asset_with_checks_passing(runner: Runner, t
     assert result.success
     assert materialized(result) == ALL
     checks = check_results(result)
-    assert len(checks) == 9 and all(checks.values()), checks
+    assert len(checks) == 14 and all(checks.values()), checks
     scen = json.loads((tmp_path / "artifacts" / "scenarios" / "vampire.json").read_text())
     rules = json.loads((tmp_path / "artifacts" / "game_rules" / "vampire.json").read_text())
     assert {s["rules_version"] for s in scen["scenarios"]} == {rules["rules_version"]}

@@ -32,6 +32,7 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulator_throughput.py
+	$(BIN)/python bench/collaboration_throughput.py
 
 validate-data: $(STAMP)
 	$(BIN)/python -m srl_pipeline.game.validate_data

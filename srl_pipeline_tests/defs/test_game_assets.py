@@ -61,3 +61,18 @@ def test_failing_blocking_check_stops_downstream(game_root: Path, tmp_path: Path
     made = materialized(result)
     assert {"monster_lore", "lore_index", "game_rules"} <= made and "scenarios" not in made
     assert not (tmp_path / "artifacts" / "scenarios" / "zombie.json").exists()
+
+
+def test_trajectory_metadata_and_cache_on_rerun(runner: Runner):
+    import dagster as dg
+
+    assert runner.run("lich").success
+    first = runner.instance.get_latest_materialization_event(dg.AssetKey("expert_trajectories")).asset_materialization
+    md = {k: v.value for k, v in first.metadata.items()}
+    assert md["acceptance_rate"] >= 0.8 and md["cache_hits"] == 0 and md["cache_misses"] == md["trajectories"]
+    for key in ("score_distribution", "attempts_per_trajectory", "rejections_by_reason", "usage_by_role", "estimated_cost_usd"):
+        assert key in md
+    assert runner.run("lich").success
+    again = runner.instance.get_latest_materialization_event(dg.AssetKey("expert_trajectories")).asset_materialization
+    assert again.metadata["cache_hits"].value == md["trajectories"]
+    assert again.tags["dagster/data_version"] == first.tags["dagster/data_version"]

@@ -161,3 +161,30 @@ class DatasetSettings(dg.ConfigurableResource):
     min_acceptance_rate: float = 0.8
     context_tokens: int = 2048
     min_train_examples: int = 50
+
+
+class TrainingSettings(dg.ConfigurableResource):
+    """Base models per tier and training hyperparameters (profile: training; configs/training/*.yaml)."""
+
+    artifacts_dir: str
+    base_models: dict[str, str] = Field(default_factory=lambda: {"bronze": "builtin", "silver": "builtin", "gold": "builtin"})
+    warmup_steps: int = 150
+    seed: int = 0
+    hyperparameter_profile: str = "local"
+    srl_max_steps: int = 20
+    checkpoint_every_steps: int = 5
+    checkpoint_every_minutes: float = 30.0
+    keep_checkpoints: int = 2
+    min_reward_gain: float = 0.02
+    kl_bound: float = 0.1
+
+    def hyperparameters(self, stage: str) -> dict[str, Any]:
+        import yaml
+
+        from ..settings import PROJECT_ROOT
+
+        path = PROJECT_ROOT / "configs" / "training" / f"{stage}.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if self.hyperparameter_profile not in data:
+            raise ValueError(f"{path}: no hyperparameter profile {self.hyperparameter_profile!r}")
+        return dict(data[self.hyperparameter_profile])

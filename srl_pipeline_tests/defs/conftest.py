@@ -1,5 +1,6 @@
 """Fixtures for the Dagster layer: a private copy of the game data, resources and a runner."""
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -8,8 +9,8 @@ import pytest
 
 from srl_pipeline.definitions import build_definitions, build_resources
 from srl_pipeline.defs.partitions import species_partitions
-from srl_pipeline.defs.resources import GameDataResource, JsonArtifactIOManager
-from srl_pipeline.settings import PROJECT_ROOT, load_profile
+from srl_pipeline.defs.resources import GameDataResource
+from srl_pipeline.settings import PROJECT_ROOT, Profile, load_profile
 
 GAME_SRC = PROJECT_ROOT / "configs" / "game"
 
@@ -22,9 +23,13 @@ def game_root(tmp_path: Path) -> Path:
 
 
 def make_resources(game_root: Path, artifacts: Path, **game_overrides) -> dict:
-    resources = build_resources(load_profile("test"))
+    """The test profile's resources with everything written under `artifacts` (a tmp dir):
+    no test shares artifacts, trajectory caches or models with another."""
+    data = copy.deepcopy(load_profile("test").data)
+    data.setdefault("artifacts", {})["base_dir"] = str(artifacts)
+    data.setdefault("collaboration", {})["cache_dir"] = str(artifacts.parent / "trajectory_cache")
+    resources = build_resources(Profile("test", data))
     resources["game_data"] = GameDataResource(root=str(game_root), **game_overrides)
-    resources["artifacts"] = JsonArtifactIOManager(base_dir=str(artifacts))
     return resources
 
 

@@ -1,0 +1,116 @@
+"""Assets of training: base_models (one per tier, not partitioned) and srl_adapter (Bronze, per species)."""
+
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from ..game.documents import content_hash
+from ..training.job_spec import TrainingJobSpec
+from .partitions import species_partitions
+from .resources import GameDataResource, TrainingSettings
+from .shared import species_key
+from .training_backend import TrainingBackend, promote, staged_output
+
+TIERS = ("bronze", "silver", "gold")
+BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key, group_name="models", description=f"The {key.path[-1]} tier's base model (HF format)",
+                        kinds={"pytorch"}, code_version="1") for key in BASE_MODEL_KEYS],
+    can_subset=False,
+)
+def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, training: TrainingSettings):
+    """Per tier, a hub id / path from the profile, or `builtin`: a tokenizer trained on the game's
+    text and Qwen2-architecture models of decreasing size, warmed up on the step format and the
+    voices (never on goal-reaching plans), saved in Hugging Face format."""
+    builtin = [t for t in TIERS if training.base_models.get(t, "builtin") == "builtin"]
+    infos = {}
+    if builtin:
+        from ..training.base_models import BUILTIN_TIERS, build_builtin_base_models
+
+        out = Path(training.artifacts_dir) / "base_models"
+        started = time.monotonic()
+        infos = build_builtin_base_models(Path(game_data.root), out, {t: BUILTIN_TIERS[t] for t in builtin},
+                                          seed=training.seed, warmup_steps=training.warmup_steps)
+        context.log.info(f"built {sorted(infos)} in {time.monotonic() - started:.1f}s")
+    for tier in TIERS:
+        key = dg.AssetKey(["base_models", tier])
+        if tier in infos:
+            info = infos[tier]
+            yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(info.fingerprint), metadata={
+                "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
+                "warmup_loss_first": round(info.warmup_loss[0], 4), "warmup_loss_last": round(info.warmup_loss[-1], 4),
+                "seconds": round(info.seconds, 1)})
+        else:
+            ident = training.base_models[tier]
+            yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(content_hash(ident)[:16]),
+                                       metadata={"model": ident})
+
+
+def base_model_location(training: TrainingSettings, tier: str) -> str:
+    ident = training.base_models.get(tier, "builtin")
+    return str(Path(training.artifacts_dir) / "base_models" / tier) if ident == "builtin" else ident
+
+
+def adapter_dir(training: TrainingSettings, asset: str, species: str) -> Path:
+    return Path(training.artifacts_dir) / asset / species
+
+
+@dg.asset(partitions_def=species_partitions, group_name="training", code_version="1", pool="local_training",
+          deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
+    """Bronze trained with SRL: GRPO on the step-wise similarity reward with dynamic sampling and
+    a bounded KL to the base model, as a LoRA adapter (PEFT format)."""
+    species = species_key(context)
+    final = adapter_dir(training, "srl_adapter", species)
+    tmp = staged_output(final)
+    spec = TrainingJobSpec(
+        stage="srl", species=species, tier="bronze", base_model=base_model_location(training, "bronze"),
+        dataset=str(Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json"), output_dir=str(tmp),
+        checkpoint_dir=str(Path(training.artifacts_dir) / "checkpoints" / "srl_adapter" / species),
+        hyperparameters=training.hyperparameters("srl"), max_steps=training.srl_max_steps, seed=training.seed,
+        checkpoint_every_steps=training.checkpoint_every_steps, checkpoint_every_minutes=training.checkpoint_every_minutes,
+        keep_checkpoints=training.keep_checkpoints)
+    result = training_backend.run(context, spec)
+    metrics = json.loads((tmp / "metrics.json").read_text())
+    promote(tmp, final)
+    yield dg.MaterializeResult(
+        data_version=dg.DataVersion(content_hash(metrics.get("final", metrics))[:16]),
+        metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)),
+                  **{k: v for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))},
+                  **_curves(metrics)})
+
+
+def _curves(metrics: dict) -> dict:
+    """Reward and KL curves as an embedded PNG (matplotlib, no display needed)."""
+    history = metrics.get("history", [])
+    if not history:
+        return {}
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h.get("step") for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    axes[0].plot(steps, [h.get("reward_mean") for h in history])
+    axes[0].set_title("SRL reward")
+    axes[1].plot(steps, [h.get("kl") for h in history])
+    axes[1].axhline(0.1, linestyle="--", color="grey")
+    axes[1].set_title("KL to base")
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return {"curves": dg.MetadataValue.md(f"![curves](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")}
+
+
+TRAINING_ASSETS = [base_models, srl_adapter]

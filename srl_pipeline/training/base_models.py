@@ -1,0 +1,287 @@
+"""Base models, one per tier (Bronze > Silver > Gold in size), in Hugging Face format.
+
+Per profile each tier names either a model id or a local path (the AWS profile: real Qwen2.5
+instruct checkpoints of decreasing size), or ``builtin``: the embedded default, which this module
+builds without downloading anything:
+
+- a byte-level BPE tokenizer (``tokenizers``) trained on the game's text and the warm-up corpus,
+  with ``<|endoftext|>`` (eos, also bos) and ``<|pad|>`` as special tokens and ``<think>`` /
+  ``</think>`` as added, *non-special* tokens (single ids, and kept by
+  ``decode(..., skip_special_tokens=True)`` so the SRL reward can see them). Plain text, no chat
+  template. Shared by all tiers.
+- Qwen2-architecture causal LMs (``Qwen2ForCausalLM``, the architecture of the Qwen2.5 checkpoints,
+  so the trainer, PEFT LoRA targets and vLLM treat both alike), randomly initialised from
+  ``torch.manual_seed(seed)`` and warmed up briefly (next-token loss, AdamW, packed sequences) on
+  :func:`.warmup_corpus.warmup_corpus`: the step format and the voices, never a goal-reaching
+  expert plan. So the base writes well-formed steps but rarely reaches goals.
+- saved with ``save_pretrained`` (``config.json``, ``model.safetensors``, ``generation_config.json``,
+  ``tokenizer.json``, ``tokenizer_config.json``) plus ``base_model.json`` (metadata: parameters,
+  vocabulary, warm-up losses, seconds), atomically (a temporary folder renamed into place), and
+  loaded back with :func:`load_base_model`, i.e. ``from_pretrained``: the same path a hub
+  checkpoint takes.
+
+Deterministic for a seed on a given machine and thread count: the same corpus, tokenizer, initial
+weights, batch order and so the same loss numbers and identical saved weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .warmup_corpus import game_texts, warmup_corpus
+
+BUILTIN = "builtin"
+EOS_TOKEN = "<|endoftext|>"
+PAD_TOKEN = "<|pad|>"
+THINK_TOKENS = ("<think>", "</think>")
+METADATA_FILE = "base_model.json"
+MAX_POSITIONS = 4096
+
+__all__ = [
+    "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",
+    "build_tokenizer", "count_parameters", "load_base_model", "resolve_base_model", "warmup_corpus",
+]
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    name: str
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+
+
+# Decreasing size, all CPU-sized (parameters counted with the default 2048-token vocabulary and
+# tied input/output embeddings): Bronze ~2.0M, Silver ~1.0M, Gold ~0.4M.
+BUILTIN_TIERS: dict[str, TierSpec] = {
+    "bronze": TierSpec("bronze", hidden_size=192, num_layers=4, num_heads=6, num_kv_heads=2, intermediate_size=512),
+    "silver": TierSpec("silver", hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=384),
+    "gold": TierSpec("gold", hidden_size=96, num_layers=2, num_heads=3, num_kv_heads=1, intermediate_size=256),
+}
+
+
+@dataclass(frozen=True)
+class WarmupSettings:
+    """The warm-up's knobs (the defaults are what ``build_builtin_base_models`` uses)."""
+
+    batch_size: int = 8
+    seq_len: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    lr_warmup_steps: int = 10       # linear ramp, then cosine decay to 10% of lr
+    grad_clip: float = 1.0
+    corpus_texts: int = 3000
+
+
+@dataclass
+class BaseModelInfo:
+    tier: str
+    path: str
+    parameters: int
+    vocab_size: int
+    warmup_loss: dict[str, float]   # {"first": loss of the first step, "last": loss of the last step}
+    seconds: float
+    seed: int = 0
+    warmup_steps: int = 0
+    spec: dict[str, Any] = field(default_factory=dict)
+    losses: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------
+def build_tokenizer(texts: list[str], vocab_size: int = 2048):
+    """A byte-level BPE tokenizer trained on ``texts``; ``len(tokenizer) == vocab_size`` (the two
+    think tags included). Any text round-trips (byte level). Deterministic for the same texts."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = [EOS_TOKEN, PAD_TOKEN]
+    if vocab_size < 256 + len(specials) + len(THINK_TOKENS):
+        raise ValueError(f"vocab_size {vocab_size} is below the byte alphabet plus special tokens")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(THINK_TOKENS), min_frequency=2, show_progress=False,
+                                  special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    tok.add_tokens([AddedToken(t, special=False, normalized=False, single_word=False) for t in THINK_TOKENS])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, bos_token=EOS_TOKEN,
+                                   pad_token=PAD_TOKEN, model_max_length=MAX_POSITIONS, padding_side="left",
+                                   clean_up_tokenization_spaces=False)
+    return fast
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+def _qwen2_config(spec: TierSpec, tokenizer):
+    from transformers import Qwen2Config
+
+    if spec.hidden_size % spec.num_heads or spec.num_heads % spec.num_kv_heads:
+        raise ValueError(f"tier {spec.name}: hidden_size must divide by num_heads and num_heads by num_kv_heads")
+    return Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_kv_heads,
+        max_position_embeddings=MAX_POSITIONS, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def count_parameters(model) -> int:
+    """Distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _pack(texts: list[str], tokenizer, seq_len: int) -> list[list[int]]:
+    """Concatenate ``text <eos>`` and cut into rows of ``seq_len`` tokens (the tail is dropped)."""
+    ids: list[int] = []
+    for t in texts:
+        ids.extend(tokenizer(t, add_special_tokens=False)["input_ids"])
+        ids.append(tokenizer.eos_token_id)
+    return [ids[i:i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+
+
+def _batches(rows: list[list[int]], batch_size: int, steps: int, seed: int):
+    """``steps`` batches, reshuffling the rows each epoch with a seeded RNG."""
+    rng = random.Random(f"warmup-batches:{seed}")
+    order: list[int] = []
+    for _ in range(steps):
+        batch = []
+        while len(batch) < batch_size:
+            if not order:
+                order = list(range(len(rows)))
+                rng.shuffle(order)
+            batch.append(rows[order.pop()])
+        yield batch
+
+
+def _warm_up(model, rows: list[list[int]], steps: int, seed: int, ws: WarmupSettings) -> list[float]:
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=ws.weight_decay, betas=(0.9, 0.95))
+
+    def lr_at(step: int) -> float:
+        if step < ws.lr_warmup_steps:
+            return (step + 1) / ws.lr_warmup_steps
+        progress = (step - ws.lr_warmup_steps) / max(1, steps - ws.lr_warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    model.train()
+    losses = []
+    for batch in _batches(rows, ws.batch_size, steps, seed):
+        input_ids = torch.tensor(batch, dtype=torch.long)
+        out = model(input_ids=input_ids, labels=input_ids)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), ws.grad_clip)
+        opt.step()
+        sched.step()
+        losses.append(float(out.loss.detach()))
+    model.eval()
+    return losses
+
+
+def _write_atomically(final: Path, write) -> None:
+    """``write(tmp_dir)`` then rename it to ``final``, replacing a previous build."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        write(tmp)
+        old = None
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
+            final.rename(old)
+        tmp.rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, TierSpec] | None = None, seed: int = 0,
+                              warmup_steps: int = 150, vocab_size: int = 2048,
+                              settings: WarmupSettings | None = None) -> dict[str, BaseModelInfo]:
+    """Build the embedded default's base models into ``out_dir/<tier>/`` (one shared tokenizer,
+    one warmed-up Qwen2 model per tier) and return their metadata, by tier."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    ws = settings or WarmupSettings()
+    tiers = dict(BUILTIN_TIERS if tiers is None else tiers)
+    out_dir = Path(out_dir)
+    corpus = warmup_corpus(game_root, seed, ws.corpus_texts)
+    tokenizer = build_tokenizer(game_texts(game_root) + corpus, vocab_size)
+    rows = _pack(corpus, tokenizer, ws.seq_len)
+    if not rows:
+        raise ValueError("the warm-up corpus is shorter than one sequence")
+    infos: dict[str, BaseModelInfo] = {}
+    for tier, spec in tiers.items():
+        started = time.perf_counter()
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(_qwen2_config(spec, tokenizer))
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        model.generation_config.bos_token_id = tokenizer.bos_token_id
+        losses = _warm_up(model, rows, warmup_steps, seed, ws) if warmup_steps > 0 else []
+        final = out_dir / tier
+        info = BaseModelInfo(
+            tier=tier, path=str(final), parameters=count_parameters(model), vocab_size=len(tokenizer),
+            warmup_loss={"first": losses[0], "last": losses[-1]} if losses else {},
+            seconds=0.0, seed=seed, warmup_steps=warmup_steps, spec=asdict(spec), losses=losses,
+        )
+
+        def write(tmp: Path, model=model, info=info) -> None:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            meta = info.to_dict() | {"warmup": asdict(ws), "corpus": "srl_pipeline.training.warmup_corpus",
+                                     "game_root": str(game_root)}
+            (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+        info.seconds = round(time.perf_counter() - started, 3)
+        _write_atomically(final, write)
+        infos[tier] = info
+    return infos
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+def resolve_base_model(source: str, tier: str, builtin_dir: Path) -> str:
+    """A profile's base-model entry for a tier -> what :func:`load_base_model` takes:
+    ``builtin`` -> ``builtin_dir/<tier>``; a model id or path is returned as is."""
+    return str(Path(builtin_dir) / tier) if source == BUILTIN else source
+
+
+def load_base_model(model_id_or_path: str | os.PathLike, dtype=None):
+    """``(model, tokenizer)`` through ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``;
+    a local folder is read with ``local_files_only`` (never a download)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = str(model_id_or_path)
+    kwargs: dict[str, Any] = {"local_files_only": True} if Path(source).exists() else {}
+    tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model_kwargs = dict(kwargs)
+    if dtype is not None:
+        model_kwargs["dtype"] = dtype
+    model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
+    model.eval()
+    return model, tokenizer

@@ -1,0 +1,188 @@
+"""The one training entrypoint: ``python -m srl_pipeline.training.entrypoint --spec spec.json``.
+
+The same command runs on a laptop (a subprocess launched through Dagster Pipes, the default) and
+inside a SageMaker training container (the spec written to an input channel, checkpoints in
+``/opt/ml/checkpoints`` synced to S3). It
+
+1. loads the :class:`~.job_spec.TrainingJobSpec`,
+2. dispatches on ``stage`` (``srl`` implemented; the other stages fail with a clear message),
+3. resumes from the newest *complete* checkpoint in ``checkpoint_dir`` if there is one (incomplete
+   ones, e.g. from a SIGKILL mid-save, are ignored and removed),
+4. reports progress every step and the final metrics:
+
+   - under Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` in the environment): each step as
+     ``pipes.log.info("step 3/20 reward=... kl=... tokens/s=...")`` plus
+     ``pipes.report_custom_message({"event": "step", "step": 3, "max_steps": 20, "reward_mean": ...,
+     "kl": ..., "beta": ..., "filter_rate": ..., "extra_generations": ..., "tokens_per_s": ...})``;
+     other events (``started``, ``resumed``, ``finished``) as custom messages too; at the end
+     ``pipes.report_asset_materialization(metadata={...})`` with the summary metrics;
+   - otherwise: one JSON object per line on stdout (``{"event": "step", ...}``, ``{"event": "log",
+     "message": ...}``, ..., and finally ``{"event": "result", "metrics": {...}}``).
+
+Exit codes: 0 completed; 1 failure (the message on stderr and as an ``error`` event); 2 bad spec or
+arguments; 3 stopped by the KL bound (adapter and metrics.json written, status
+``kl_bound_exceeded``, no materialization); 4 ``max_runtime_minutes`` reached (checkpoint written:
+rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .job_spec import TrainingJobSpec
+
+# report_to is "none": don't pay ~1.5 s importing mlflow through trl's profiling module.
+os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_KL_BOUND, EXIT_TIME_LIMIT = 0, 1, 2, 3, 4
+
+# Summary keys reported as materialization metadata (the full history stays in metrics.json).
+MATERIALIZATION_KEYS = (
+    "status", "global_step", "max_steps", "validation_reward_base", "validation_reward_trained", "reward_mean_last",
+    "kl_last", "kl_max", "kl_target", "beta_final", "filter_rate", "extra_generations", "extra_generation_cost",
+    "generations_per_kept_group", "padded_groups", "tokens_per_s_mean", "train_seconds", "resumed_from",
+    "adapter_dir", "species", "tier", "stage",
+)
+
+
+class JsonLinesReporter:
+    """Progress as JSON lines on a stream (stdout by default)."""
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stdout
+
+    def _emit(self, obj: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(obj, default=str) + "\n")
+        self.stream.flush()
+
+    def log(self, message: str) -> None:
+        self._emit({"event": "log", "message": message})
+
+    def step(self, record: dict[str, Any]) -> None:
+        self._emit({"event": "step", **record})
+
+    def event(self, name: str, payload: dict[str, Any]) -> None:
+        self._emit({"event": name, **payload})
+
+    def result(self, metrics: dict[str, Any], materialize: bool) -> None:
+        self._emit({"event": "result", "metrics": metrics})
+
+    def error(self, message: str) -> None:
+        self._emit({"event": "error", "message": message})
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None else (f"{x:.4g}" if isinstance(x, float) else str(x))
+
+
+class PipesReporter:
+    """Progress through a Dagster Pipes context (log lines + custom messages + materialization)."""
+
+    def __init__(self, pipes: Any):
+        self.pipes = pipes
+
+    def log(self, message: str) -> None:
+        self.pipes.log.info(message)
+
+    def step(self, record: dict[str, Any]) -> None:
+        self.pipes.log.info(
+            f"step {record.get('step')}/{record.get('max_steps')} reward={_fmt(record.get('reward_mean'))} "
+            f"kl={_fmt(record.get('kl'))} beta={_fmt(record.get('beta'))} "
+            f"filter_rate={_fmt(record.get('filter_rate'))} tokens/s={_fmt(record.get('tokens_per_s'))}")
+        self.pipes.report_custom_message({"event": "step", **record})
+
+    def event(self, name: str, payload: dict[str, Any]) -> None:
+        self.pipes.report_custom_message({"event": name, **json.loads(json.dumps(payload, default=str))})
+
+    def result(self, metrics: dict[str, Any], materialize: bool) -> None:
+        meta = {k: metrics.get(k) for k in MATERIALIZATION_KEYS if metrics.get(k) is not None}
+        meta = json.loads(json.dumps(meta, default=str))
+        if materialize:
+            asset_key = None
+            try:
+                asset_key = self.pipes.extras.get("asset_key")
+            except Exception:  # noqa: BLE001 - extras are optional
+                pass
+            self.pipes.report_asset_materialization(metadata=meta, asset_key=asset_key)
+        else:
+            self.pipes.report_custom_message({"event": "result", "materialized": False, **meta})
+
+    def error(self, message: str) -> None:
+        self.pipes.log.error(message)
+
+
+def run_job(spec: TrainingJobSpec, reporter: Any) -> dict[str, Any]:
+    """Dispatch one job spec to its stage's trainer."""
+    if spec.stage == "srl":
+        from .srl_trainer import run_srl
+
+        return run_srl(spec, reporter)
+    raise NotImplementedError(f"training stage {spec.stage!r} is not implemented yet by this entrypoint "
+                              "(only 'srl' is); the spec was valid but there is no trainer for it")
+
+
+def _main(spec_path: Path, reporter: Any) -> int:
+    from .srl_trainer import STATUS_COMPLETED, STATUS_KL_BOUND, TimeLimitReached
+
+    try:
+        spec = TrainingJobSpec.load(spec_path)
+    except (OSError, ValueError, TypeError) as exc:
+        reporter.error(f"bad job spec {spec_path}: {exc}")
+        print(f"error: bad job spec {spec_path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_SPEC
+    try:
+        metrics = run_job(spec, reporter)
+    except TimeLimitReached as exc:
+        reporter.error(str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_TIME_LIMIT
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a clear message and exit code
+        msg = f"{spec.stage} training of {spec.species}/{spec.tier} failed: {type(exc).__name__}: {exc}"
+        reporter.error(msg)
+        traceback.print_exc(file=sys.stderr)
+        print(f"error: {msg}", file=sys.stderr)
+        return EXIT_FAILED
+    status = metrics.get("status")
+    reporter.result(metrics, materialize=status == STATUS_COMPLETED)
+    if status == STATUS_KL_BOUND:
+        msg = (f"stopped: KL to the base model stayed above the bound (target {metrics.get('kl_target')}, "
+               f"last {metrics.get('kl_last')}) at step {metrics.get('global_step')}; adapter and metrics written "
+               f"to {metrics.get('adapter_dir')} with status {status}")
+        reporter.error(msg)
+        print(f"error: {msg}", file=sys.stderr)
+        return EXIT_KL_BOUND
+    return EXIT_OK
+
+
+def _is_pipes_process() -> bool:
+    try:
+        from dagster_pipes import PipesEnvVarParamsLoader
+    except ImportError:  # pragma: no cover - dagster-pipes is a dependency, but keep the CLI usable
+        return False
+    return PipesEnvVarParamsLoader().is_dagster_pipes_process()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m srl_pipeline.training.entrypoint",
+                                     description="Run (or resume) one training job from a job spec.")
+    parser.add_argument("--spec", required=True, type=Path, help="path of the TrainingJobSpec JSON")
+    args = parser.parse_args(argv)
+    if not args.spec.is_file():
+        print(f"error: no job spec at {args.spec}", file=sys.stderr)
+        return EXIT_BAD_SPEC
+    if _is_pipes_process():
+        from dagster_pipes import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            return _main(args.spec, PipesReporter(pipes))
+    return _main(args.spec, JsonLinesReporter())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""SRL trainer: dynamic sampling drops flat groups and refills, the cap holds, the KL bound acts.
+
+Everything runs on a randomly initialised tiny Qwen2 (hidden 64, 2 layers) and a byte-level BPE
+tokenizer trained here on a few hundred strings (no downloads); see :func:`tiny_model_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
+
+torch = pytest.importorskip("torch")
+
+from srl_pipeline.training.job_spec import TrainingJobSpec  # noqa: E402
+from srl_pipeline.training.srl_trainer import (  # noqa: E402
+    STATUS_KL_BOUND, AdaptiveKLController, SRLHyperparameters, SRLTrainer, build_grpo_config, load_srl_config,
+    lora_config, resolve_hyperparameters, srl,
+)
+
+STEP = '{n}. **Show the fangs** intimidate(target=player) | "Leave, mortal {i}."'
+
+
+# ------------------------------------------------------------------------------------------------
+# Fixtures shared by the training tests (imported by test_checkpoints / test_entrypoint)
+# ------------------------------------------------------------------------------------------------
+def build_tiny_model(out: Path, seed: int = 0) -> Path:
+    """A random tiny Qwen2ForCausalLM + BPE tokenizer saved with save_pretrained into `out`."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from srl_pipeline.training.base_models import build_tokenizer
+
+    texts = [f"Scenario {i}: the vampire meets a mortal. <think>plan {i}</think>\n" + STEP.format(n=i % 5 + 1, i=i)
+             for i in range(300)]
+    tok = build_tokenizer(texts, vocab_size=400)
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(cfg)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+def write_srl_dataset(path: Path, n_train: int = 12, n_val: int = 3) -> Path:
+    examples = []
+    for i in range(n_train + n_val):
+        split = "train" if i < n_train else "validation"
+        examples.append({"id": f"s{i}:1", "scenario_id": f"s{i}", "split": split, "step": 1,
+                         "prompt": f"Scenario {i}: the vampire meets a mortal.\nSteps so far:\n(none yet)\n",
+                         "target": STEP.format(n=1, i=i)})
+    path.write_text(json.dumps({"species": "vampire", "examples": examples}), encoding="utf-8")
+    return path
+
+
+def tiny_spec(tmp: Path, model_dir: Path, **overrides) -> TrainingJobSpec:
+    data = dict(stage="srl", species="vampire", tier="bronze", base_model=str(model_dir),
+                dataset=str(write_srl_dataset(tmp / "srl_dataset.json")), output_dir=str(tmp / "out"),
+                checkpoint_dir=str(tmp / "ckpt"),
+                hyperparameters={"profile": "test", "max_completion_length": 8, "validation_max_new_tokens": 8,
+                                 "validation_examples": 2},
+                max_steps=4, checkpoint_every_steps=2, keep_checkpoints=2)
+    data.update(overrides)
+    return TrainingJobSpec(**data)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model") / "model")
+
+
+def make_trainer(model_dir: Path, tmp: Path, prompts: list[str], reward_func, **kwargs) -> SRLTrainer:
+    """An SRLTrainer on the tiny model: 2 prompts x 4 generations per step, completions of 6 tokens."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hp = SRLHyperparameters(**{"max_completion_length": 6, "learning_rate": 1e-3, **kwargs.pop("hp", {})})
+    spec = TrainingJobSpec(stage="srl", species="vampire", tier="bronze", base_model=str(model_dir),
+                           dataset="unused", output_dir=str(tmp / "out"), checkpoint_dir=str(tmp / "ckpt"),
+                           max_steps=kwargs.pop("max_steps", 3), seed=kwargs.pop("seed", 0))
+    args = build_grpo_config(spec, hp)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    ds = Dataset.from_list([{"prompt": p, "target": STEP.format(n=1, i=0)} for p in prompts])
+    kwargs.setdefault("dynamic_sampling", hp.dynamic_sampling)
+    kwargs.setdefault("max_extra_generation_rounds", hp.max_extra_generation_rounds)
+    trainer = SRLTrainer(model=model, reward_funcs=reward_func, args=args, train_dataset=ds, processing_class=tok,
+                         peft_config=lora_config(hp), **kwargs)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def flat_or_varied(prompts, completions, **kwargs):
+    """Reward 0.5 for every completion of a prompt starting with 'flat' (std 0), else varied."""
+    return [0.5 if p.startswith("flat") else (zlib.crc32(c.encode()) % 97) / 97.0 for p, c in zip(prompts, completions)]
+
+
+def _batch(prompts: list[str], G: int = 4) -> list[dict]:
+    return [{"prompt": p, "target": STEP.format(n=1, i=0)} for p in prompts for _ in range(G)]
+
+
+def _batch_prompts(trainer: SRLTrainer, out: dict) -> list[str]:
+    ids = out["prompt_ids"]
+    texts = trainer.processing_class.batch_decode(ids, skip_special_tokens=True)
+    return [t.strip() for t in texts]
+
+
+# ------------------------------------------------------------------------------------------------
+# Dynamic sampling
+# ------------------------------------------------------------------------------------------------
+PROMPTS = [f"live {i}: the vampire meets a mortal." for i in range(6)] + [f"flat {i}: a quiet crypt." for i in range(6)]
+
+
+def test_dynamic_sampling_drops_zero_std_groups_and_refills(tiny_model_dir, tmp_path):
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, max_extra_generation_rounds=20)
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(_batch(["flat 0: a quiet crypt.", "flat 1: a quiet crypt."]))
+    G = trainer.num_generations
+    assert out["completion_ids"].size(0) == 2 * G == out["prompt_ids"].size(0) == out["advantages"].size(0)
+    prompts = _batch_prompts(trainer, out)
+    assert all(p.startswith("live") for p in prompts), prompts      # the flat groups were dropped...
+    for g in range(2):                                                # ...and whole groups came back
+        assert len(set(prompts[g * G:(g + 1) * G])) == 1
+    assert out["advantages"].abs().sum() > 0
+    assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum())
+    m = trainer._metrics["train"]
+    assert m["dynamic/filter_rate"][-1] > 0
+    assert m["dynamic/extra_generations"][-1] >= 2 * G and m["dynamic/extra_generations"][-1] % G == 0
+    assert m["dynamic/padded_groups"][-1] == 0
+    t = trainer.dynamic_totals
+    assert t["dropped_groups"] >= 2 and t["kept_groups"] == 2 and t["extra_generations"] > 0
+    assert t["scored_groups"] == t["kept_groups"] + t["dropped_groups"]
+
+
+def test_dynamic_sampling_cap_is_respected_and_batch_padded_with_kept_groups(tiny_model_dir, tmp_path):
+    only_flat = [f"flat {i}: a quiet crypt." for i in range(6)]
+    trainer = make_trainer(tiny_model_dir, tmp_path, only_flat, flat_or_varied, max_extra_generation_rounds=2)
+    trainer.model.train()
+    G = trainer.num_generations
+    out = trainer._generate_and_score_completions(_batch(["flat 0: a quiet crypt.", "flat 1: a quiet crypt."]))
+    assert out["completion_ids"].size(0) == 2 * G               # batch size kept
+    m = trainer._metrics["train"]
+    assert m["dynamic/extra_rounds"][-1] == 2                   # never more than the cap
+    assert m["dynamic/extra_generations"][-1] == 2 * 2 * G
+    assert m["dynamic/filter_rate"][-1] == 1.0
+    assert m["dynamic/padded_groups"][-1] == 2
+    assert math.isnan(m["dynamic/generations_per_kept_group"][-1])
+
+    # One live group, cap 0: no extra generation, the kept group fills the flat one's slot.
+    trainer.max_extra_generation_rounds = 0
+    out = trainer._generate_and_score_completions(_batch(["live 0: the vampire meets a mortal.",
+                                                          "flat 0: a quiet crypt."]))
+    prompts = _batch_prompts(trainer, out)
+    assert len(prompts) == 2 * G and all(p.startswith("live 0") for p in prompts)
+    assert m["dynamic/extra_generations"][-1] == 0 and m["dynamic/padded_groups"][-1] == 1
+    assert m["dynamic/filter_rate"][-1] == 0.5
+
+
+def test_dynamic_sampling_off_keeps_the_batch_and_reports_the_filter_rate(tiny_model_dir, tmp_path):
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, dynamic_sampling=False)
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(_batch(["live 0: the vampire meets a mortal.",
+                                                          "flat 0: a quiet crypt."]))
+    prompts = _batch_prompts(trainer, out)
+    assert sum(p.startswith("flat") for p in prompts) == 4
+    m = trainer._metrics["train"]
+    assert m["dynamic/filter_rate"][-1] == 0.5 and m["dynamic/extra_generations"][-1] == 0
+
+
+def test_training_with_dynamic_sampling_records_history(tiny_model_dir, tmp_path):
+    records = []
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, on_step=records.append, max_steps=2)
+    trainer.train()
+    assert [r["step"] for r in records] == [1, 2] and [h["step"] for h in trainer.history] == [1, 2]
+    for r in records:
+        for key in ("loss", "reward_mean", "reward_std", "kl", "beta", "filter_rate", "extra_generations",
+                    "tokens_per_s", "seconds"):
+            assert key in r, key
+        assert r["tokens_per_s"] > 0 and r["kl"] is not None
+    assert trainer.dynamic_totals["steps"] == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# KL bound
+# ------------------------------------------------------------------------------------------------
+def test_kl_controller_raises_relaxes_and_stops():
+    c = AdaptiveKLController(beta=0.04, target=0.1, factor=2.0, stop_multiple=2.0, patience=2)
+    assert c.update(0.15) is None and c.beta == pytest.approx(0.08)     # above target: raise
+    assert c.update(0.05) is None and c.beta == pytest.approx(0.08)     # between target/4 and target: hold
+    assert c.update(0.01) is None and c.beta == pytest.approx(0.04)     # far below: relax...
+    c.update(0.0)
+    assert c.beta == pytest.approx(0.04)                                 # ...never below the floor
+    assert c.update(0.25) is None and c.over_streak == 1                 # > 2x target once
+    assert c.update(0.05) is None and c.over_streak == 0                 # streak broken
+    c.update(0.3)
+    assert c.update(0.3) == STATUS_KL_BOUND                              # 2 consecutive -> stop
+    state = c.state_dict()
+    d = AdaptiveKLController(beta=0.04)
+    d.load_state_dict(state)
+    assert d.beta == c.beta and d.status == STATUS_KL_BOUND and d.over_streak == 2
+    fixed = AdaptiveKLController(beta=0.04, adaptive=False, patience=1)
+    assert fixed.update(1.0) == STATUS_KL_BOUND and fixed.beta == 0.04
+    assert AdaptiveKLController(beta=0.04).update(float("nan")) is None
+
+
+def test_kl_bound_stops_training_cleanly_with_a_status(tiny_model_dir, tmp_path):
+    ctrl = AdaptiveKLController(beta=0.04, target=1e-12, factor=2.0, stop_multiple=2.0, patience=2)
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, kl_controller=ctrl, max_steps=6,
+                           hp={"learning_rate": 5e-2})
+    trainer.train()
+    assert trainer.status == STATUS_KL_BOUND
+    assert trainer.state.global_step < 6
+    kls = [h["kl"] for h in trainer.history]
+    assert kls[0] == 0.0 and all(k > 2e-12 for k in kls[-2:])         # LoRA starts at the base: KL 0
+    assert trainer.beta > 0.04 and trainer.history[-1]["beta_next"] == trainer.beta
+
+
+# ------------------------------------------------------------------------------------------------
+# Config
+# ------------------------------------------------------------------------------------------------
+def test_profiles_hold_the_paper_values_on_aws_and_tiny_values_locally():
+    aws, local = load_srl_config("aws"), load_srl_config("local")
+    assert aws["learning_rate"] == 5e-7 and aws["num_generations"] == 8 and aws["temperature"] == 1.0
+    assert aws["batch_prompts"] == 512 and aws["epsilon"] == 0.2 and aws["scale_rewards"] == "group"
+    assert local["learning_rate"] > aws["learning_rate"] and local["num_generations"] == 4
+    for name in ("local", "aws", "test"):
+        SRLHyperparameters.from_dict(load_srl_config(name))            # every profile is valid
+    hp = resolve_hyperparameters({"profile": "aws", "lora_r": 4})
+    assert hp.lora_r == 4 and hp.learning_rate == 5e-7
+    with pytest.raises(ValueError, match="unknown SRL hyperparameter"):
+        resolve_hyperparameters({"learnin_rate": 1.0})
+    with pytest.raises(ValueError, match="beta"):
+        resolve_hyperparameters({"beta": 0.0})
+
+
+def test_srl_reward_function_reads_the_target_column():
+    good = '<think>scare it</think>\n' + STEP.format(n=1, i=0)
+    assert srl([good, "no think tag"], target=[STEP.format(n=1, i=0)] * 2) == [1.0, -1.0]
+    assert srl([[{"role": "assistant", "content": good}]], target=[STEP.format(n=1, i=0)]) == [1.0]

@@ -13,7 +13,7 @@ from .defs.collaboration_assets import COLLABORATION_ASSETS
 from .defs.collaboration_checks import COLLABORATION_CHECKS
 from .defs.game_assets import GAME_ASSETS
 from .defs.game_checks import GAME_CHECKS
-from .defs.jobs import main_job, rules_refresh_job
+from .defs.jobs import base_models_job, data_job, main_job, rules_refresh_job
 from .defs.resources import (
     CollaborationResource, DatasetSettings, GameDataResource, JsonArtifactIOManager, QualitySettings, RoleConfig,
     ScenarioSettings,
@@ -55,7 +55,7 @@ def build_definitions(profile: Profile | None = None, resources: dict | None = N
     return dg.Definitions(
         assets=GAME_ASSETS + COLLABORATION_ASSETS,
         asset_checks=GAME_CHECKS + COLLABORATION_CHECKS,
-        jobs=[main_job, rules_refresh_job],
+        jobs=[main_job, data_job, rules_refresh_job, base_models_job],
         sensors=[lore_change_sensor, rules_change_sensor],
         schedules=[nightly_schedule],
         resources=resources if resources is not None else build_resources(profile),

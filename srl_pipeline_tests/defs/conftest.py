@@ -40,7 +40,7 @@ class Runner:
         self.defs = build_definitions(resources=resources)
         self.instance = dg.DagsterInstance.ephemeral()
 
-    def run(self, species: str, job: str = "main") -> dg.ExecuteInProcessResult:
+    def run(self, species: str, job: str = "data") -> dg.ExecuteInProcessResult:
         if species not in self.instance.get_dynamic_partitions(species_partitions.name):
             self.instance.add_dynamic_partitions(species_partitions.name, [species])
         return self.defs.resolve_job_def(job).execute_in_process(

@@ -178,7 +178,8 @@ class CheckpointManager:
         return final
 
 
-def save_trainer_checkpoint(trainer: Any, manager: CheckpointManager, extra_state: dict[str, Any] | None = None) -> Path:
+def save_trainer_checkpoint(trainer: Any, manager: CheckpointManager,
+                            extra_state: dict[str, Any] | None = None) -> Path:
     """Save an HF/TRL Trainer's full resumable state atomically (see module docstring).
 
     Uses the Trainer's own writers, so `trainer.train(resume_from_checkpoint=path)` restores it:
@@ -194,7 +195,9 @@ def save_trainer_checkpoint(trainer: Any, manager: CheckpointManager, extra_stat
         trainer._save_scaler(out)
         trainer._save_rng_state(out)
         if trainer.args.should_save:
-            for cb in [c for c in trainer.callback_handler.callbacks + [trainer.control] if isinstance(c, ExportableState)]:
+            stateful = [c for c in trainer.callback_handler.callbacks + [trainer.control]
+                        if isinstance(c, ExportableState)]
+            for cb in stateful:
                 name = cb.__class__.__name__
                 if isinstance(trainer.state.stateful_callbacks.get(name), list):
                     trainer.state.stateful_callbacks[name].append(cb.state())

@@ -104,6 +104,7 @@ class SRLHyperparameters:
     validation_examples: int = 16
     validation_max_new_tokens: int = 64
     validation_batch_size: int = 8
+    torch_threads: int | None = None      # None: torch's default (all cores)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SRLHyperparameters":
@@ -131,26 +132,18 @@ class SRLHyperparameters:
 
 
 def load_srl_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
-    """The hyperparameters of a profile in ``configs/training/srl.yaml`` (``extends`` resolved)."""
+    """The hyperparameters of a profile in ``configs/training/srl.yaml`` (top-level key per profile)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    profiles = data.get("profiles") or {}
-
-    def resolve(name: str, seen: tuple = ()) -> dict[str, Any]:
-        if name not in profiles:
-            raise KeyError(f"no SRL training profile {name!r} in {path} (have {sorted(profiles)})")
-        if name in seen:
-            raise ValueError(f"SRL training profile {name!r} extends itself")
-        prof = dict(profiles[name] or {})
-        parent = prof.pop("extends", None)
-        return {**resolve(parent, seen + (name,)), **prof} if parent else prof
-
-    return resolve(profile)
+    if profile not in data or not isinstance(data[profile], dict):
+        raise KeyError(f"no SRL training profile {profile!r} in {path} (have {sorted(data)})")
+    return dict(data[profile])
 
 
 def resolve_hyperparameters(spec_hp: dict[str, Any]) -> SRLHyperparameters:
     """The spec's hyperparameters over the named profile (``profile`` key, default ``local``)."""
     spec_hp = dict(spec_hp or {})
-    base = load_srl_config(spec_hp.get("profile", "local")) if CONFIG_PATH.is_file() or "profile" in spec_hp else {}
+    base = load_srl_config(spec_hp["profile"]) if "profile" in spec_hp else \
+        load_srl_config("local") if CONFIG_PATH.is_file() else {}
     return SRLHyperparameters.from_dict({**base, **spec_hp})
 
 
@@ -291,7 +284,8 @@ class SRLTrainer(GRPOTrainer):
         }
 
     def load_srl_state(self, state: dict[str, Any]) -> None:
-        self.status = state.get("status")
+        status = state.get("status")
+        self.status = status if status in TERMINAL_STATUSES else None
         self.history = list(state.get("history") or [])
         self.resumed_from = list(state.get("resumed_from") or [])
         self.dynamic_totals.update(state.get("dynamic_totals") or {})
@@ -581,15 +575,9 @@ def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], 
 
 
 def _load_model(base_model: str):
-    try:
-        from .base_models import load_base_model
-    except ImportError:  # pragma: no cover
-        load_base_model = None
-    if load_base_model is not None:
-        return load_base_model(base_model)
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # pragma: no cover
+    from .base_models import load_base_model
 
-    return AutoModelForCausalLM.from_pretrained(base_model), AutoTokenizer.from_pretrained(base_model)
+    return load_base_model(base_model)
 
 
 def build_grpo_config(spec: TrainingJobSpec, hp: SRLHyperparameters, world_size: int = 1) -> GRPOConfig:
@@ -600,7 +588,7 @@ def build_grpo_config(spec: TrainingJobSpec, hp: SRLHyperparameters, world_size:
                          f"micro_batch_size*world_size ({per_step})")
     grad_accum = completions // per_step
     return GRPOConfig(
-        output_dir=str(Path(spec.checkpoint_dir) / "_trainer"),
+        output_dir=str(Path(spec.checkpoint_dir)),  # HF writes nothing else there (save_strategy="no")
         max_steps=spec.max_steps, seed=spec.seed, data_seed=spec.seed,
         learning_rate=hp.learning_rate, lr_scheduler_type=hp.lr_scheduler_type, warmup_steps=hp.warmup_steps,
         weight_decay=hp.weight_decay, max_grad_norm=hp.max_grad_norm,
@@ -647,6 +635,12 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     if spec.stage != "srl":
         raise ValueError(f"run_srl got a {spec.stage!r} job")
     hp = resolve_hyperparameters(spec.hyperparameters)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise NotImplementedError("multi-process SRL training (torchrun/DeepSpeed) is not implemented yet: the "
+                                  "checkpoint layer and the outputs are written by a single process")
+    if hp.torch_threads:
+        torch.set_num_threads(hp.torch_threads)
     examples = load_srl_examples(spec.dataset)
     train = [e for e in examples if e["split"] == "train"]
     validation = [e for e in examples if e["split"] == "validation"][: hp.validation_examples]
@@ -669,7 +663,6 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     else:
         peft_config = lora_config(hp)
 
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     args = build_grpo_config(spec, hp, world_size)
     controller = AdaptiveKLController(hp.beta, hp.kl_target, hp.kl_adapt_factor, hp.beta_min, hp.beta_max,
                                       hp.kl_stop_multiple, hp.kl_stop_patience, adaptive=hp.kl_adaptive)

@@ -12,6 +12,7 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
 
 torch = pytest.importorskip("torch")
+torch.set_num_threads(1)  # tiny models: one thread is as fast, and immune to a busy machine's contention
 
 from srl_pipeline.training.checkpoints import (  # noqa: E402
     COMPLETE_MARKER, CheckpointManager, CheckpointTriggerCallback,

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
 
-pytest.importorskip("torch")
+pytest.importorskip("torch").set_num_threads(1)
 
 from srl_pipeline.training import entrypoint  # noqa: E402
 from srl_pipeline.training.checkpoints import COMPLETE_MARKER, CheckpointManager  # noqa: E402
@@ -57,12 +57,24 @@ def test_runs_an_srl_job_with_json_lines_progress_and_writes_adapter_and_metrics
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(out))
     assert {"q_proj", "down_proj"} <= set(model.peft_config["default"].target_modules)
 
-    # Rerunning a finished job resumes from its last checkpoint and trains nothing more.
+    # Rerunning a finished job resumes from its last checkpoint and trains nothing more: the adapter
+    # it writes is the checkpoint's (shifted here by +0.5 so that loading it is visible).
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    ckpt_file = Path(spec.checkpoint_dir) / "ckpt-3" / "adapter_model.safetensors"
+    size = ckpt_file.stat().st_size
+    with safe_open(str(ckpt_file), "pt") as fh:
+        meta = fh.metadata()
+    save_file({k: v + 0.5 for k, v in load_file(ckpt_file).items()}, str(ckpt_file), metadata=meta)
+    assert ckpt_file.stat().st_size == size                       # still matches its COMPLETE manifest
+    adapter_bytes = ckpt_file.read_bytes()
     assert entrypoint.main(["--spec", str(path)]) == entrypoint.EXIT_OK
     again = _events(capsys.readouterr().out)
     assert not [e for e in again if e["event"] == "step"]
     assert [e["step"] for e in again if e["event"] == "resumed"] == [3]
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 3
+    assert (out / "adapter_model.safetensors").read_bytes() == adapter_bytes
 
 
 class _FakePipes:
@@ -122,13 +134,13 @@ def test_failures_exit_non_zero_with_a_clear_message(tiny_model_dir, tmp_path, c
 
 
 def test_sigkill_mid_run_then_restart_resumes_from_the_newest_complete_checkpoint(tiny_model_dir, tmp_path):
-    max_steps = 10
+    max_steps = 24
     spec = tiny_spec(tmp_path, tiny_model_dir, max_steps=max_steps, checkpoint_every_steps=2, keep_checkpoints=2,
                      hyperparameters={"profile": "test", "max_completion_length": 12, "validation_examples": 1,
                                       "validation_max_new_tokens": 4})
     path = spec.save(tmp_path / "spec.json")
     ckpt = Path(spec.checkpoint_dir)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "srl_pipeline.training.entrypoint", "--spec", str(path)]
 
     log1 = (tmp_path / "run1.out").open("w")
@@ -141,7 +153,7 @@ def test_sigkill_mid_run_then_restart_resumes_from_the_newest_complete_checkpoin
         assert proc.poll() is None, (tmp_path / "run1.out").read_text()[-3000:]
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    kill_by = time.monotonic() + 1.0
+    kill_by = time.monotonic() + 0.3
     while time.monotonic() < kill_by and not any(p.name.endswith(".tmp") for p in ckpt.iterdir()):
         time.sleep(0.002)
     os.kill(proc.pid, signal.SIGKILL)
@@ -173,5 +185,5 @@ def test_sigkill_mid_run_then_restart_resumes_from_the_newest_complete_checkpoin
     assert [h["step"] for h in metrics["history"]] == list(range(1, max_steps + 1))
     assert not junk_tmp.exists() and not junk_unmarked.exists()
     assert [c.step for c in mgr.complete_checkpoints()] == [max_steps - 2, max_steps]
-    assert sorted(p.name for p in ckpt.iterdir() if p.name.startswith("ckpt-")) == \
-        [f"ckpt-{max_steps - 2}", f"ckpt-{max_steps}"]
+    assert {p.name for p in ckpt.iterdir() if p.name.startswith("ckpt-")} == \
+        {f"ckpt-{max_steps - 2}", f"ckpt-{max_steps}"}

@@ -45,9 +45,22 @@ def run_main(species: list[str] | None = None) -> int:
         print(f"ignored: {problem}", file=sys.stderr)
     existing = set(instance.get_dynamic_partitions(species_partitions.name))
     instance.add_dynamic_partitions(species_partitions.name, [s for s in targets if s not in existing])
+    started = time.monotonic()
+    if not _base_models_ready(defs):
+        print("== base models: building the tiers' base models (once; reused by later runs)")
+        t0 = time.monotonic()
+        built = defs.resolve_job_def("build_base_models").execute_in_process(instance=instance, raise_on_error=False)
+        for e in built.all_events:
+            if e.event_type_value == "ASSET_MATERIALIZATION":
+                mat = e.event_specific_data.materialization
+                md = {k: v.value for k, v in mat.metadata.items() if k in ("parameters", "vocabulary", "warmup_loss_last")}
+                print(f"   {mat.asset_key.to_user_string():22s} {md}")
+        if not built.success:
+            print(f"   FAILED after {time.monotonic() - t0:.1f}s; see the run {built.run_id[:8]} in the UI", file=sys.stderr)
+            return 1
+        print(f"   ok in {time.monotonic() - t0:.1f}s")
     job = defs.resolve_job_def("main")
     failures = 0
-    started = time.monotonic()
     for s in targets:
         t0 = time.monotonic()
         result = job.execute_in_process(instance=instance, partition_key=s, raise_on_error=False,
@@ -63,7 +76,8 @@ def run_main(species: list[str] | None = None) -> int:
             mat = m.event_specific_data.materialization
             md = {k: v.value for k, v in mat.metadata.items() if k in (
                 "passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
-                "acceptance_rate", "cache_hits", "examples")}
+                "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
+                "kl_max", "filter_rate", "global_step", "train_seconds")}
             print(f"   {mat.asset_key.to_user_string():22s} {md}")
         print(f"   checks: {len(checks) - len(failed_checks)}/{len(checks)} passed" +
               (f"; failed: {failed_checks}" if failed_checks else ""))
@@ -75,6 +89,17 @@ def run_main(species: list[str] | None = None) -> int:
     print(f"Open the Dagster UI on these runs:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
           f".venv/bin/dagster dev -w workspace.yaml   (or: make ui)  then http://127.0.0.1:3000")
     return 1 if failures else 0
+
+
+def _base_models_ready(defs) -> bool:
+    """Built-in base models are built once; hub ids and paths need no build."""
+    from pathlib import Path
+
+    from .defs.training_assets import TIERS, base_model_location
+
+    training = defs.resources["training"]
+    return all(training.base_models.get(t, "builtin") != "builtin"
+               or (Path(base_model_location(training, t)) / "config.json").is_file() for t in TIERS)
 
 
 def main(argv: list[str] | None = None) -> int:

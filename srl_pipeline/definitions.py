@@ -13,10 +13,13 @@ from .defs.collaboration_assets import COLLABORATION_ASSETS
 from .defs.collaboration_checks import COLLABORATION_CHECKS
 from .defs.game_assets import GAME_ASSETS
 from .defs.game_checks import GAME_CHECKS
+from .defs.training_assets import TRAINING_ASSETS
+from .defs.training_backend import TrainingBackend
+from .defs.training_checks import TRAINING_CHECKS
 from .defs.jobs import base_models_job, data_job, main_job, rules_refresh_job
 from .defs.resources import (
     CollaborationResource, DatasetSettings, GameDataResource, JsonArtifactIOManager, QualitySettings, RoleConfig,
-    ScenarioSettings,
+    ScenarioSettings, TrainingSettings,
 )
 from .settings import Profile, load_profile
 
@@ -24,6 +27,7 @@ from .settings import Profile, load_profile
 def build_resources(profile: Profile) -> dict:
     game = profile.section("game")
     uses_postgres = "postgres" in (game.get("lore_backend"), game.get("game_state_backend"))
+    artifacts_dir = profile.path(profile.section("artifacts").get("base_dir", "artifacts"))
     return {
         "game_data": GameDataResource(
             root=profile.path(game.get("root", "configs/game")),
@@ -35,7 +39,9 @@ def build_resources(profile: Profile) -> dict:
         "quality": QualitySettings(**profile.section("quality")),
         "collaboration": build_collaboration_resource(profile),
         "dataset_settings": DatasetSettings(**profile.section("trajectories")),
-        "artifacts": JsonArtifactIOManager(base_dir=profile.path(profile.section("artifacts").get("base_dir", "artifacts"))),
+        "training": TrainingSettings(artifacts_dir=artifacts_dir, **profile.section("training")),
+        "training_backend": TrainingBackend(**profile.section("training_backend")),
+        "artifacts": JsonArtifactIOManager(base_dir=artifacts_dir),
     }
 
 
@@ -53,8 +59,8 @@ def build_definitions(profile: Profile | None = None, resources: dict | None = N
     """The project's Definitions; `resources` (tests, tools) replaces the profile's resources."""
     profile = profile or load_profile()
     return dg.Definitions(
-        assets=GAME_ASSETS + COLLABORATION_ASSETS,
-        asset_checks=GAME_CHECKS + COLLABORATION_CHECKS,
+        assets=GAME_ASSETS + COLLABORATION_ASSETS + TRAINING_ASSETS,
+        asset_checks=GAME_CHECKS + COLLABORATION_CHECKS + TRAINING_CHECKS,
         jobs=[main_job, data_job, rules_refresh_job, base_models_job],
         sensors=[lore_change_sensor, rules_change_sensor],
         schedules=[nightly_schedule],

@@ -27,4 +27,4 @@ rules_refresh_job = dg.define_asset_job(
 )
 
 base_models_job = dg.define_asset_job(
-    "base_models", selection=BASE_MODELS, description="Build or register every tier's base model.")
+    "build_base_models", selection=BASE_MODELS, description="Build or register every tier's base model.")

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -33,17 +34,21 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
 
         out = Path(training.artifacts_dir) / "base_models"
         started = time.monotonic()
-        infos = build_builtin_base_models(Path(game_data.root), out, {t: BUILTIN_TIERS[t] for t in builtin},
+        specs = {t: BUILTIN_TIERS[t] for t in builtin}
+        for t, sizes in (training.builtin_tiers or {}).items():
+            if t in specs:
+                specs[t] = replace(specs[t], **sizes)
+        infos = build_builtin_base_models(Path(game_data.root), out, specs,
                                           seed=training.seed, warmup_steps=training.warmup_steps)
         context.log.info(f"built {sorted(infos)} in {time.monotonic() - started:.1f}s")
     for tier in TIERS:
         key = dg.AssetKey(["base_models", tier])
         if tier in infos:
             info = infos[tier]
-            yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(info.fingerprint), metadata={
+            yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(content_hash(info.to_dict())[:16]), metadata={
                 "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
-                "warmup_loss_first": round(info.warmup_loss[0], 4), "warmup_loss_last": round(info.warmup_loss[-1], 4),
-                "seconds": round(info.seconds, 1)})
+                "warmup_steps": info.warmup_steps, "warmup_loss_first": round(info.warmup_loss["first"], 4),
+                "warmup_loss_last": round(info.warmup_loss["last"], 4), "seconds": round(info.seconds, 1)})
         else:
             ident = training.base_models[tier]
             yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(content_hash(ident)[:16]),

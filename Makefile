@@ -33,6 +33,7 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/simulator_throughput.py
 	$(BIN)/python bench/collaboration_throughput.py
+	$(BIN)/python bench/srl_trainer_throughput.py
 
 validate-data: $(STAMP)
 	$(BIN)/python -m srl_pipeline.game.validate_data

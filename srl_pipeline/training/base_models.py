@@ -11,17 +11,27 @@ builds without downloading anything:
   template. Shared by all tiers.
 - Qwen2-architecture causal LMs (``Qwen2ForCausalLM``, the architecture of the Qwen2.5 checkpoints,
   so the trainer, PEFT LoRA targets and vLLM treat both alike), randomly initialised from
-  ``torch.manual_seed(seed)`` and warmed up briefly (next-token loss, AdamW, packed sequences) on
-  :func:`.warmup_corpus.warmup_corpus`: the step format and the voices, never a goal-reaching
-  expert plan. So the base writes well-formed steps but rarely reaches goals.
+  ``torch.manual_seed(seed)`` and warmed up briefly on :func:`.warmup_corpus.warmup_corpus`: the
+  step format and the voices, never a goal-reaching expert plan, so the base writes well-formed
+  steps but rarely reaches goals. The warm-up is next-token loss with AdamW on CPU, one sample per
+  row at its real positions, the loss on the part after the prompt's context (previous steps,
+  instruction, think, step; see ``_rows``), and most batches leaving that context out while
+  keeping its positions (``_batches``), which halves the cost.
 - saved with ``save_pretrained`` (``config.json``, ``model.safetensors``, ``generation_config.json``,
   ``tokenizer.json``, ``tokenizer_config.json``) plus ``base_model.json`` (metadata: parameters,
-  vocabulary, warm-up losses, seconds), atomically (a temporary folder renamed into place), and
-  loaded back with :func:`load_base_model`, i.e. ``from_pretrained``: the same path a hub
-  checkpoint takes.
+  vocabulary, warm-up losses, seconds, settings), atomically (a temporary folder renamed into
+  place), and loaded back with :func:`load_base_model`, i.e. ``from_pretrained``: the same path a
+  hub checkpoint takes.
 
-Deterministic for a seed on a given machine and thread count: the same corpus, tokenizer, initial
-weights, batch order and so the same loss numbers and identical saved weights.
+Deterministic for a seed: the same corpus, tokenizer, initial weights, batch order and, since the
+warm-up runs with a fixed thread count (``WarmupSettings.threads``), the same loss numbers and
+identical saved weights on the same machine. One thread by default: on a shared 2-core machine
+two threads were up to 15x slower whenever another process was busy.
+
+Cost with the defaults (3 tiers, 400 steps of 4 samples) on a 2-core CPU: about 3 minutes
+(Bronze ~100 s, Silver ~60 s, Gold ~25 s). Fewer steps are not reliable yet: measured on 40
+held-out SRL prompts, greedy Bronze completions were well-formed 0-100% of the time at 150-300
+steps depending on the seed, 95-100% at 400-600 steps.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -45,6 +56,7 @@ PAD_TOKEN = "<|pad|>"
 THINK_TOKENS = ("<think>", "</think>")
 METADATA_FILE = "base_model.json"
 MAX_POSITIONS = 4096
+SUPERVISE_FROM = "\nSteps so far:\n"
 
 __all__ = [
     "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",
@@ -75,13 +87,15 @@ BUILTIN_TIERS: dict[str, TierSpec] = {
 class WarmupSettings:
     """The warm-up's knobs (the defaults are what ``build_builtin_base_models`` uses)."""
 
-    batch_size: int = 8
-    seq_len: int = 256
+    batch_size: int = 4
+    max_len: int = 768              # tokens per sample (SRL prompts are ~450-650)
+    context_skip: float = 0.85      # batches whose SRL samples leave the prompt's context out (positions kept), see _batches
     lr: float = 3e-3
     weight_decay: float = 0.01
     lr_warmup_steps: int = 10       # linear ramp, then cosine decay to 10% of lr
     grad_clip: float = 1.0
     corpus_texts: int = 3000
+    threads: int = 1                # torch intra-op threads during the warm-up (restored after)
 
 
 @dataclass
@@ -91,7 +105,7 @@ class BaseModelInfo:
     parameters: int
     vocab_size: int
     warmup_loss: dict[str, float]   # {"first": loss of the first step, "last": loss of the last step}
-    seconds: float
+    seconds: float                  # model initialisation and warm-up
     seed: int = 0
     warmup_steps: int = 0
     spec: dict[str, Any] = field(default_factory=dict)
@@ -106,7 +120,7 @@ class BaseModelInfo:
 # --------------------------------------------------------------------------------------------
 def build_tokenizer(texts: list[str], vocab_size: int = 2048):
     """A byte-level BPE tokenizer trained on ``texts``; ``len(tokenizer) == vocab_size`` (the two
-    think tags included). Any text round-trips (byte level). Deterministic for the same texts."""
+    think tags included; fewer only if the texts are too small to learn that many merges). Any text round-trips (byte level). Deterministic for the same texts."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -147,30 +161,102 @@ def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _pack(texts: list[str], tokenizer, seq_len: int) -> list[list[int]]:
-    """Concatenate ``text <eos>`` and cut into rows of ``seq_len`` tokens (the tail is dropped)."""
-    ids: list[int] = []
+@dataclass(frozen=True)
+class _Row:
+    ids: list[int]
+    start: int                             # first supervised index
+    context: tuple[int, int] | None = None  # [begin, end): an SRL prompt's scenario and lore after its first line
+
+    def view(self, skip_context: bool, max_len: int) -> tuple[list[int], list[int], int]:
+        """(ids, position ids, first supervised index); the context cut out, positions kept, if asked."""
+        ids, positions, start = self.ids, list(range(len(self.ids))), self.start
+        if skip_context and self.context is not None:
+            b, e = self.context
+            ids, positions, start = ids[:b] + ids[e:], positions[:b] + positions[e:], start - (e - b)
+        drop = max(0, len(ids) - max_len)
+        return ids[drop:], positions[drop:], max(0, start - drop)
+
+
+def _rows(texts: list[str], tokenizer) -> list[_Row]:
+    """One row per text, ``text <eos>``; not packed: every sample sits at the positions it will
+    have at inference. An SRL sample is supervised from its ``Steps so far:`` section on (previous
+    steps, instruction, think, step); the prompt before it (``Species:`` line, goal, encounter
+    state, lore) is context. A lore text (the voices) is supervised entirely."""
+
+    def enc(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    rows = []
     for t in texts:
-        ids.extend(tokenizer(t, add_special_tokens=False)["input_ids"])
-        ids.append(tokenizer.eos_token_id)
-    return [ids[i:i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+        cut = t.rfind(SUPERVISE_FROM)
+        if cut <= 0:
+            rows.append(_Row(enc(t) + [tokenizer.eos_token_id], 0))
+            continue
+        head, tail = t[:cut], t[cut:]
+        first = head.find("\n") + 1  # keep the "Species: ..." line
+        kept, context = (enc(head[:first]), enc(head[first:])) if first > 0 else (enc(head), [])
+        ids = kept + context + enc(tail) + [tokenizer.eos_token_id]
+        span = (len(kept), len(kept) + len(context)) if context else None
+        rows.append(_Row(ids, len(kept) + len(context), span))
+    return rows
 
 
-def _batches(rows: list[list[int]], batch_size: int, steps: int, seed: int):
-    """``steps`` batches, reshuffling the rows each epoch with a seeded RNG."""
+def _batches(rows: list[_Row], ws: WarmupSettings, steps: int, seed: int):
+    """``steps`` batches ``(rows, skip_context)``, reshuffling the rows each epoch with a seeded RNG.
+
+    In a fraction ``ws.context_skip`` of the batches the SRL samples keep only the first line of
+    their prompt (``Species: ...``) and the supervised part, with the positions of the cut context
+    (goal, encounter state, lore: about 60% of a prompt) kept: the tokens after it keep their
+    position ids, so the step is still learnt at the distance from the prompt's start it has in a
+    real prompt, at under half the compute. The other batches carry full prompts (the model must
+    see real context too). Decided per batch so a batch is not padded to a full one."""
     rng = random.Random(f"warmup-batches:{seed}")
     order: list[int] = []
     for _ in range(steps):
         batch = []
-        while len(batch) < batch_size:
+        while len(batch) < ws.batch_size:
             if not order:
                 order = list(range(len(rows)))
                 rng.shuffle(order)
             batch.append(rows[order.pop()])
-        yield batch
+        yield batch, rng.random() < ws.context_skip
 
 
-def _warm_up(model, rows: list[list[int]], steps: int, seed: int, ws: WarmupSettings) -> list[float]:
+def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int):
+    """Right-padded input ids, position ids, attention mask, labels (-100 on padding and context)."""
+    import torch
+
+    views = [r.view(skip_context, max_len) for r in batch]
+    width = max(len(ids) for ids, _, _ in views)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    for i, (ids, positions, start) in enumerate(views):
+        n = len(ids)
+        row = torch.tensor(ids, dtype=torch.long)
+        input_ids[i, :n] = row
+        position_ids[i, :n] = torch.tensor(positions, dtype=torch.long)
+        position_ids[i, n:] = positions[-1] + 1 + torch.arange(width - n)
+        mask[i, :n] = 1
+        labels[i, start:n] = row[start:]
+    return input_ids, position_ids, mask, labels
+
+
+def _causal_lm_loss(model, input_ids, position_ids, attention_mask, labels):
+    """Mean next-token cross-entropy over the supervised tokens (what ``model(..., labels=...)``
+    computes), with the output layer applied only where there is a label: most of a row is
+    unsupervised context, and the vocabulary projection is a large share of a tiny model's cost."""
+    import torch
+
+    hidden = model.model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = model.lm_head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
+def _warm_up(model, rows: list[_Row], steps: int, seed: int, ws: WarmupSettings, pad_id: int) -> list[float]:
     import torch
 
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=ws.weight_decay, betas=(0.9, 0.95))
@@ -184,15 +270,20 @@ def _warm_up(model, rows: list[list[int]], steps: int, seed: int, ws: WarmupSett
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     model.train()
     losses = []
-    for batch in _batches(rows, ws.batch_size, steps, seed):
-        input_ids = torch.tensor(batch, dtype=torch.long)
-        out = model(input_ids=input_ids, labels=input_ids)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), ws.grad_clip)
-        opt.step()
-        sched.step()
-        losses.append(float(out.loss.detach()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(ws.threads)
+    try:
+        for batch, skip_context in _batches(rows, ws, steps, seed):
+            input_ids, position_ids, attention_mask, labels = _collate(batch, skip_context, ws.max_len, pad_id)
+            loss = _causal_lm_loss(model, input_ids, position_ids, attention_mask, labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), ws.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+    finally:
+        torch.set_num_threads(threads)
     model.eval()
     return losses
 
@@ -216,7 +307,7 @@ def _write_atomically(final: Path, write) -> None:
 
 
 def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, TierSpec] | None = None, seed: int = 0,
-                              warmup_steps: int = 150, vocab_size: int = 2048,
+                              warmup_steps: int = 400, vocab_size: int = 2048,
                               settings: WarmupSettings | None = None) -> dict[str, BaseModelInfo]:
     """Build the embedded default's base models into ``out_dir/<tier>/`` (one shared tokenizer,
     one warmed-up Qwen2 model per tier) and return their metadata, by tier."""
@@ -228,18 +319,18 @@ def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, T
     out_dir = Path(out_dir)
     corpus = warmup_corpus(game_root, seed, ws.corpus_texts)
     tokenizer = build_tokenizer(game_texts(game_root) + corpus, vocab_size)
-    rows = _pack(corpus, tokenizer, ws.seq_len)
-    if not rows:
-        raise ValueError("the warm-up corpus is shorter than one sequence")
+    rows = _rows(corpus, tokenizer)
     infos: dict[str, BaseModelInfo] = {}
     for tier, spec in tiers.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", tier):
+            raise ValueError(f"tier names are plain identifiers, got {tier!r}")
         started = time.perf_counter()
         torch.manual_seed(seed)
         model = Qwen2ForCausalLM(_qwen2_config(spec, tokenizer))
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         model.generation_config.bos_token_id = tokenizer.bos_token_id
-        losses = _warm_up(model, rows, warmup_steps, seed, ws) if warmup_steps > 0 else []
+        losses = _warm_up(model, rows, warmup_steps, seed, ws, tokenizer.pad_token_id) if warmup_steps > 0 else []
         final = out_dir / tier
         info = BaseModelInfo(
             tier=tier, path=str(final), parameters=count_parameters(model), vocab_size=len(tokenizer),

@@ -2,33 +2,41 @@
 
 The embedded default's base models (see :mod:`.base_models`) are trained from scratch, so before
 SRL they need to know what a step looks like and how each species speaks, but they must not know
-how to reach goals (that is what SRL -> RLVR teaches; a base that already solves scenarios would
-make the comparison meaningless). The corpus is built only from the game data
-(``configs/game``), deterministically for a seed, and holds two kinds of texts:
+how to reach goals (that is what SRL -> RLVR teaches; a base that already solved scenarios would
+leave nothing to measure). The corpus is built only from the game data (``configs/game``),
+deterministically for a seed, and holds two kinds of texts:
 
-1. **Lore passages** (about 20%): ``Species: <s>`` then the passage as the SRL prompt writes lore
-   (``- [kind] title: text``). Teaches the voices and the world's vocabulary.
-2. **SRL-format samples** (about 80%), shaped like the tail of an SRL prompt and its answer::
+1. **Lore passages** (about 10%): ``Lore:`` then a few passages of one species, written as the SRL
+   prompt writes lore (``- [kind] title: text``). Teaches the voices and the world's words.
+2. **SRL-format samples** (about 90%): an SRL prompt exactly as
+   :func:`srl_pipeline.collaboration.prompts.srl_prompt` writes it (scenario header, lore, steps so
+   far, the format instruction), then a newline, ``<think>...</think>``, a newline and ONE step::
 
        Species: vampire
+       Goal: strike_bargain: ...
+       Encounter state: combat=False; ...; time=dusk; trust=2
        Lore:
-       - [voice] Courtly menace: ...
+       - [voice] ...                                  (6 random passages of the species)
        Steps so far:
-       1. **Speak of the night** converse(topic=the_night) | "The night is ..."
+       1. **Speak of the night** converse(topic=the_night) | "..."   (0 to 5 random steps)
        Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
-       3. **Show the fangs** intimidate(target=player) | "Leave, mortal, ..."
-       <think>I am a vampire. Travel through the night to another place.</think>
+       3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
+       <think>I am a vampire. I will move.</think>
        2. **Bat, mist and man** move(to=crypt) | "..."
 
-   Every step here is *random*: an action drawn uniformly from the species' catalogue, each
-   argument drawn from its allowed values, a title and a line taken from the species' lore
-   (the action's ``example_line`` passages when it has some, else any of the species' example
-   lines). There is no scenario, no goal, no simulator and no solver: the steps are well-formed
-   and in voice but usually illegal or pointless, and never a goal-reaching expert plan. The
-   reasoning is a template that restates the species and the action's description.
+   Everything in a sample is *random*: the goal is drawn from the species' goals, the encounter
+   state from each variable's domain, and every step (the previous ones and the answer) is an
+   action drawn uniformly from the catalogue with each argument drawn from its allowed values, a
+   title and a line from the species' lore (the action's ``example_line`` passages when it has
+   some, else any of the species' example lines). No simulator and no solver are involved: the
+   steps are well-formed and in voice but unrelated to the goal and the state (usually illegal or
+   pointless), and never a goal-reaching expert plan. The reasoning is one short template
+   sentence naming the species and the action; it never mentions the goal.
 
-Lore that looks like prompt injection (``collaboration.guardrails.looks_like_injection``) and lines
-that break a guardrail are left out, as the offline teacher does.
+Samples are the length of real SRL prompts (about 500-700 tokens) so the warm-up covers the
+positions the base model will see. Lore that looks like prompt injection
+(``collaboration.guardrails.looks_like_injection``) and lines that break a guardrail are left out,
+as the offline teacher does.
 """
 
 from __future__ import annotations
@@ -36,32 +44,42 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..collaboration.guardrails import check_line, looks_like_injection
-from ..collaboration.prompts import STEP_FORMAT_EXAMPLE
+from ..collaboration.prompts import STEP_FORMAT_EXAMPLE, describe_lore, describe_scenario, srl_prompt
 from ..game.lore import Passage
+from ..game.rules import RuleSet
+from ..game.scenarios import Scenario
 from ..game.sources import FileLoreSource, GameFiles
 from ..game.steps import Step, format_step
 
-LORE_FRACTION = 0.2
-MAX_PREVIOUS_STEPS = 2
+LORE_FRACTION = 0.1
+LORE_PASSAGES = 6
+MAX_PREVIOUS_STEPS = 5
 
+# The reasoning of a sample: one short sentence naming the species and the action (free text
+# here taught tiny models to ramble and never close the think).
 _THOUGHTS = (
-    "I am a {species}. {description}",
-    "As a {species} I could {verb} now. {description}",
-    "The lore speaks of {passage}. {description}",
-    "{description} That suits a {species}.",
-    "A {species} acts in its own voice. I will {verb}.",
+    "I am a {species}. I will {verb}.",
+    "A {species} could {verb} now.",
+    "To {verb} suits a {species}.",
+    "I am a {species}, so I {verb}.",
+    "The {species} chooses to {verb}.",
 )
 
 
 @dataclass(frozen=True)
 class _SpeciesText:
     species: str
-    passages: tuple[Passage, ...]              # not quarantined
-    actions: tuple[tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]], ...]  # (name, description, params)
+    ruleset: RuleSet
+    passages: tuple[Passage, ...]                            # not quarantined
     lines_by_action: dict[str, tuple[tuple[str, str], ...]]  # action -> ((title, line), ...)
     all_lines: tuple[tuple[str, str], ...]
+
+    @property
+    def actions(self) -> list:
+        return sorted(self.ruleset.actions.values(), key=lambda a: a.index)
 
 
 def _clean_line(text: str) -> str:
@@ -79,7 +97,7 @@ def _load(game_root: Path) -> list[_SpeciesText]:
     out = []
     for species in sorted(files.list_species()):
         lore = lore_source.load(species)
-        rules = files.load_rules(species, world)
+        ruleset = RuleSet.resolve(files.load_rules(species, world), [])
         passages = tuple(p for p in lore.passages if not (looks_like_injection(p.text) or looks_like_injection(p.title)))
         by_action: dict[str, list[tuple[str, str]]] = {}
         all_lines = []
@@ -92,47 +110,55 @@ def _load(game_root: Path) -> list[_SpeciesText]:
             all_lines.append((title, line))
             for a in p.actions:
                 by_action.setdefault(a, []).append((title, line))
-        actions = tuple((a.name, a.description, tuple((k, tuple(v)) for k, v in a.params.items()))
-                        for a in sorted(rules.actions.values(), key=lambda a: a.index))
-        out.append(_SpeciesText(species, passages, actions, {k: tuple(v) for k, v in by_action.items()}, tuple(all_lines)))
+        out.append(_SpeciesText(species, ruleset, passages, {k: tuple(v) for k, v in by_action.items()}, tuple(all_lines)))
     if not out:
         raise ValueError(f"no species found under {game_root}")
     return out
 
 
-def _lore_line(p: Passage) -> str:
-    return f"- [{p.kind}] {p.title}: {' '.join(p.text.split())}"
-
-
 def random_step(sp: _SpeciesText, number: int, rng: random.Random) -> str:
     """One well-formed step with a random catalogue call (valid argument values), a title and a
     line from the species' lore. Not checked against any state or goal."""
-    name, description, params = rng.choice(sp.actions)
-    args = tuple((k, rng.choice(values)) for k, values in params)
-    options = sp.lines_by_action.get(name) or sp.all_lines
+    action = rng.choice(sp.actions)
+    args = tuple((k, rng.choice(values)) for k, values in action.params.items())
+    options = sp.lines_by_action.get(action.name) or sp.all_lines
     if options:
         title, line = rng.choice(options)
     else:
-        title, line = name.replace("_", " ").capitalize(), _clean_line(description)
-    return format_step(Step(number, title, name, args, line))
+        title, line = action.name.replace("_", " ").capitalize(), _clean_line(action.description)
+    return format_step(Step(number, title, action.name, args, line))
+
+
+def _random_state(sp: _SpeciesText, rng: random.Random) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for name, spec in sp.ruleset.state.items():
+        domain = sorted(spec.domain(), key=repr)
+        if spec.type == "set":
+            state[name] = frozenset(rng.sample(domain, rng.randint(0, min(2, len(domain)))))
+        else:
+            state[name] = rng.choice(domain)
+    return state
 
 
 def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
     action = step.split("** ", 1)[1].split("(", 1)[0]
-    description = next(d for n, d, _ in sp.actions if n == action)
-    passage = rng.choice(sp.passages).title if sp.passages else sp.species
-    return rng.choice(_THOUGHTS).format(species=sp.species, description=" ".join(description.split()),
-                                        verb=action.replace("_", " "), passage=passage)
+    return rng.choice(_THOUGHTS).format(species=sp.species, verb=action.replace("_", " "))
+
+
+def _lore(sp: _SpeciesText, rng: random.Random) -> str:
+    chosen = rng.sample(sp.passages, min(LORE_PASSAGES, len(sp.passages)))
+    return describe_lore(p.to_dict() for p in chosen)
 
 
 def srl_sample(sp: _SpeciesText, rng: random.Random) -> str:
+    """An SRL prompt with a random goal, state and previous steps, then a think and ONE random step."""
+    goal = rng.choice(sorted(sp.ruleset.goals))
+    scenario = Scenario("warmup", sp.species, "train", goal, _random_state(sp, rng), sp.ruleset.version, [], 0)
     k = rng.randint(0, MAX_PREVIOUS_STEPS)
     previous = [random_step(sp, i, rng) for i in range(1, k + 1)]
     step = random_step(sp, k + 1, rng)
-    lore = _lore_line(rng.choice(sp.passages)) if sp.passages else ""
-    return (f"Species: {sp.species}\nLore:\n{lore}\nSteps so far:\n{chr(10).join(previous) or '(none yet)'}\n"
-            f"Write your reasoning in <think>...</think>, then exactly one step numbered {k + 1} in the format:\n"
-            f"{STEP_FORMAT_EXAMPLE}\n<think>{_thought(sp, step, rng)}</think>\n{step}")
+    prompt = srl_prompt(describe_scenario(scenario, sp.ruleset), _lore(sp, rng), previous)
+    return f"{prompt}\n<think>{_thought(sp, step, rng)}</think>\n{step}"
 
 
 def warmup_corpus(game_root: Path, seed: int, n: int) -> list[str]:
@@ -144,7 +170,7 @@ def warmup_corpus(game_root: Path, seed: int, n: int) -> list[str]:
     for _ in range(n):
         sp = rng.choice(species)
         if sp.passages and rng.random() < LORE_FRACTION:
-            texts.append(f"Species: {sp.species}\nLore:\n{_lore_line(rng.choice(sp.passages))}")
+            texts.append(f"Lore:\n{_lore(sp, rng)}")
         else:
             texts.append(srl_sample(sp, rng))
     return texts

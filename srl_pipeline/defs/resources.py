@@ -168,7 +168,7 @@ class TrainingSettings(dg.ConfigurableResource):
 
     artifacts_dir: str
     base_models: dict[str, str] = Field(default_factory=lambda: {"bronze": "builtin", "silver": "builtin", "gold": "builtin"})
-    warmup_steps: int = 150
+    warmup_steps: int = 400
     builtin_tiers: Optional[dict[str, dict[str, int]]] = Field(
         default=None, description="Override the built-in tiers' sizes (hidden_size, num_layers, ...); tests use tiny ones")
     seed: int = 0

@@ -64,6 +64,21 @@ def adapter_dir(training: TrainingSettings, asset: str, species: str) -> Path:
     return Path(training.artifacts_dir) / asset / species
 
 
+def checkpoint_dir(training: TrainingSettings, asset: str, species: str, dataset: Path, base_model: str,
+                   hyperparameters: dict, max_steps: int) -> Path:
+    """Checkpoints belong to one job: the same data, base model, hyperparameters, steps and seed.
+    A restarted (e.g. spot-interrupted) job resumes from them; a changed job starts afresh
+    instead of inheriting another job's optimiser state."""
+    import hashlib
+
+    base = Path(base_model) / "model.safetensors"
+    job = content_hash({
+        "dataset": hashlib.sha256(dataset.read_bytes()).hexdigest() if dataset.is_file() else str(dataset),
+        "base_model": hashlib.sha256(base.read_bytes()).hexdigest() if base.is_file() else base_model,
+        "hyperparameters": hyperparameters, "max_steps": max_steps, "seed": training.seed})[:16]
+    return Path(training.artifacts_dir) / "checkpoints" / asset / species / job
+
+
 @dg.asset(partitions_def=species_partitions, group_name="training", code_version="1", pool="local_training",
           deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
 def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
@@ -72,11 +87,14 @@ def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, t
     species = species_key(context)
     final = adapter_dir(training, "srl_adapter", species)
     tmp = staged_output(final)
+    dataset = Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json"
+    hyperparameters = training.hyperparameters("srl")
+    base_model = base_model_location(training, "bronze")
     spec = TrainingJobSpec(
-        stage="srl", species=species, tier="bronze", base_model=base_model_location(training, "bronze"),
-        dataset=str(Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json"), output_dir=str(tmp),
-        checkpoint_dir=str(Path(training.artifacts_dir) / "checkpoints" / "srl_adapter" / species),
-        hyperparameters=training.hyperparameters("srl"), max_steps=training.srl_max_steps, seed=training.seed,
+        stage="srl", species=species, tier="bronze", base_model=base_model, dataset=str(dataset), output_dir=str(tmp),
+        checkpoint_dir=str(checkpoint_dir(training, "srl_adapter", species, dataset, base_model, hyperparameters,
+                                          training.srl_max_steps)),
+        hyperparameters=hyperparameters, max_steps=training.srl_max_steps, seed=training.seed,
         checkpoint_every_steps=training.checkpoint_every_steps, checkpoint_every_minutes=training.checkpoint_every_minutes,
         keep_checkpoints=training.keep_checkpoints)
     result = training_backend.run(context, spec)

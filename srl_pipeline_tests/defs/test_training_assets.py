@@ -55,3 +55,18 @@ def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
     for name in ("srl_training_finite", "srl_kl_bounded", "srl_adapter_loads"):
         assert checks[name] is True, (name, checks)
     assert "srl_reward_above_base" in checks  # evaluated; tiny 2-step models need not beat the base
+
+
+def test_checkpoints_belong_to_one_job(trained):
+    runner, _, _, artifacts = trained
+    from srl_pipeline.defs.training_assets import checkpoint_dir
+
+    training = runner.defs.resources["training"]
+    dataset = artifacts / "srl_dataset" / "zombie.json"
+    base = str(artifacts / "base_models" / "bronze")
+    hp = training.hyperparameters("srl")
+    same = checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 2)
+    assert same == checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 2)
+    assert (same / "ckpt-2").is_dir()  # the run above checkpointed into its own job's folder
+    assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, {**hp, "learning_rate": 1.0}, 2) != same
+    assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 3) != same

@@ -70,7 +70,10 @@ def run_main(species: list[str] | None = None) -> int:
         mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
         checks = [e.event_specific_data for e in result.all_events
                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        failed_checks = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks if not c.passed]
+        failed_checks = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
+                         if not c.passed and c.severity.value == "ERROR"]
+        warned = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
+                  if not c.passed and c.severity.value != "ERROR"]
         status = "ok" if result.success and not failed_checks else "FAILED"
         failures += status != "ok"
         print(f"\n== {s}: {status} in {time.monotonic() - t0:.1f}s (run {result.run_id[:8]})")
@@ -82,7 +85,8 @@ def run_main(species: list[str] | None = None) -> int:
                 "kl_max", "filter_rate", "global_step", "train_seconds")}
             print(f"   {mat.asset_key.to_user_string():22s} {md}")
         print(f"   checks: {len(checks) - len(failed_checks)}/{len(checks)} passed" +
-              (f"; failed: {failed_checks}" if failed_checks else ""))
+              (f"; failed: {failed_checks}" if failed_checks else "") +
+              (f"; failed with severity WARN (reported, not blocking): {warned}" if warned else ""))
         for e in result.all_events:
             if e.event_type_value == "STEP_FAILURE":
                 print(f"   step failed: {e.step_key}: {e.event_specific_data.error.message.strip()[:600]}")

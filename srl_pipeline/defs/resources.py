@@ -178,6 +178,8 @@ class TrainingSettings(dg.ConfigurableResource):
     checkpoint_every_minutes: float = 30.0
     keep_checkpoints: int = 2
     min_reward_gain: float = 0.02
+    reward_check_severity: Literal["error", "warn"] = Field(
+        default="error", description="error blocks downstream on a failed reward gate; warn reports it only")
     kl_bound: float = 0.1
 
     def hyperparameters(self, stage: str) -> dict[str, Any]:

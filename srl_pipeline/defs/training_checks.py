@@ -42,9 +42,12 @@ def srl_reward_above_base(context: dg.AssetCheckExecutionContext, training: Trai
     m = _metrics(training, "srl_adapter", context.partition_key)
     base, trained = m.get("validation_reward_base"), m.get("validation_reward_trained")
     ok = base is not None and trained is not None and trained >= base + training.min_reward_gain
-    return _result(ok, f"validation SRL reward: base {base}, SRL {trained} (margin {training.min_reward_gain})",
-                   validation_reward_base=base if base is not None else -1.0,
-                   validation_reward_trained=trained if trained is not None else -1.0)
+    result = _result(ok, f"validation SRL reward: base {base}, SRL {trained} (margin {training.min_reward_gain})",
+                     validation_reward_base=base if base is not None else -1.0,
+                     validation_reward_trained=trained if trained is not None else -1.0)
+    if training.reward_check_severity == "warn":
+        return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata, severity=dg.AssetCheckSeverity.WARN)
+    return result
 
 
 @dg.asset_check(**_SRL, description="The adapter loads through PEFT on its base model and generates.")

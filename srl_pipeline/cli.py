@@ -84,7 +84,7 @@ def run_main(species: list[str] | None = None) -> int:
                 "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
                 "kl_max", "filter_rate", "global_step", "train_seconds")}
             print(f"   {mat.asset_key.to_user_string():22s} {md}")
-        print(f"   checks: {len(checks) - len(failed_checks)}/{len(checks)} passed" +
+        print(f"   checks: {len(checks) - len(failed_checks) - len(warned)}/{len(checks)} passed" +
               (f"; failed: {failed_checks}" if failed_checks else "") +
               (f"; failed with severity WARN (reported, not blocking): {warned}" if warned else ""))
         for e in result.all_events:

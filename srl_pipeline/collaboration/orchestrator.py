@@ -147,8 +147,9 @@ class Orchestrator:
             feedback = verdict.reasons
         accepted = best is not None and best[0].accepted(self.settings.accept_score)
         verdict, plan_text = best if best is not None else (None, "")
-        steps = [s.render() for s in parse_plan(plan_text)] if plan_text and verdict and verdict.components.get("simulator", 0) > 0 else []
-        used = [s.action for s in parse_plan(plan_text)] if accepted else None
+        parsed = parse_plan(plan_text) if plan_text and verdict and verdict.components.get("simulator", 0) > 0 else []
+        steps = [s.render() for s in parsed]
+        used = [s.action for s in parsed] if accepted else None
         result = TrajectoryResult(
             scenario_id=sc.id, species=sc.species, split=sc.split, goal=sc.goal, accepted=accepted,
             score=verdict.score if verdict else 0.0, plan=plan_text if accepted else plan_text[:4000], steps=steps,
@@ -173,11 +174,12 @@ class Orchestrator:
         except (TypeError, KeyError):
             return None
         sc, ctx = job.scenario, job.species
-        used = [s.action for s in parse_plan(result.plan)] if result.accepted else None
+        plan = parse_plan(result.plan) if result.accepted else None
+        used = [s.action for s in plan] if plan is not None else None
         if touched_rules_fingerprint(ctx.ruleset, sc.goal, used) != result.touched_rules:
             self._count("cache_invalidated_by_rules")
             return None
-        if result.accepted and not ctx.simulator.run(sc.state, parse_plan(result.plan), sc.goal).success:
+        if plan is not None and not ctx.simulator.run(sc.state, plan, sc.goal).success:
             self._count("cache_invalidated_by_rules")
             return None
         result.cache_hit = True

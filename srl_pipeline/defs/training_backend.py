@@ -32,7 +32,7 @@ class TrainingBackend(dg.ConfigurableResource):
             command=[self.python, "-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)],
             context=context, extras={"stage": spec.stage, "species": spec.species, "tier": spec.tier})
         results = invocation.get_results()
-        messages = invocation.get_custom_messages() if hasattr(invocation, "get_custom_messages") else []
+        messages = invocation.get_custom_messages()
         if results:
             result = results[-1]
             return dg.MaterializeResult(metadata={**(result.metadata or {}), "progress_messages": len(messages)},

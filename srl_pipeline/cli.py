@@ -2,6 +2,7 @@
 
     srl-pipeline main      materialise every asset for every species (the embedded default)
     srl-pipeline species   list the species the lore source knows
+    srl-pipeline eval      evaluate a species' model on your own scenario file (JSONL)
 
 The main command uses a persistent Dagster instance in $DAGSTER_HOME (default .dagster_home/ in
 the project), so `dagster dev` opened on the same home shows every run, asset and check.
@@ -114,9 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("main", help="materialise every asset for every species")
     m.add_argument("--species", nargs="*", help="only these species (default: all)")
     sub.add_parser("species", help="list the species the lore source knows")
+    from .eval_command import add_arguments as add_eval_arguments
+
+    e = sub.add_parser("eval", help="evaluate a species' model on your own scenario file (JSONL)")
+    add_eval_arguments(e)
     args = ap.parse_args(argv)
     if args.command == "main":
         return run_main(args.species)
+    if args.command == "eval":
+        from .eval_command import run_eval
+
+        return run_eval(args)
     from .definitions import defs
 
     print("\n".join(defs.resources["game_data"].lore_source().list_species()))

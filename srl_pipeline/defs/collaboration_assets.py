@@ -10,7 +10,7 @@ from ..game.documents import content_hash
 from ..game.lore_index import LoreIndex
 from ..game.rules import ruleset_from_artifact
 from ..game.scenarios import Scenario
-from ..training.srl_dataset import SRLDatasetSpec, build_srl_examples
+from ..training.srl_dataset import SRLDatasetSpec, build_plan_tasks, build_srl_examples
 from .partitions import species_partitions
 from .resources import CollaborationResource, DatasetSettings, ScenarioSettings
 from .shared import lore_from_artifact, species_key
@@ -75,11 +75,12 @@ def expert_trajectories(context: dg.AssetExecutionContext, monster_lore: dict, l
     )
 
 
-@dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="1", io_manager_key="artifacts")
+@dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="2", io_manager_key="artifacts")
 def srl_dataset(context: dg.AssetExecutionContext, expert_trajectories: dict, scenarios: dict, game_rules: dict,
                 monster_lore: dict, dataset_settings: DatasetSettings) -> dg.Output[dict]:
     """Step-wise SRL examples: per accepted trajectory of N steps, N (prompt, target step) pairs;
-    splits follow the scenarios."""
+    splits follow the scenarios. Also the full-plan tasks (one per scenario) and the rules in
+    force, which RLVR and evaluation need to run the simulator."""
     ruleset = ruleset_from_artifact(game_rules)
     by_id = {r["id"]: Scenario.from_record(r, ruleset) for r in scenarios["scenarios"]}
     lore_by_id = {p["id"]: p for p in monster_lore["passages"]}
@@ -88,7 +89,9 @@ def srl_dataset(context: dg.AssetExecutionContext, expert_trajectories: dict, sc
     splits = collections.Counter(e["split"] for e in examples)
     lengths = [e["prompt_tokens"] + e["target_tokens"] for e in examples]
     data = {"species": species_key(context), "rules_version": ruleset.version, "title_hint": dataset_settings.title_hint,
-            "examples": examples}
+            "examples": examples,
+            "plan_tasks": build_plan_tasks(expert_trajectories["trajectories"], by_id, ruleset, lore_by_id),
+            "rules": game_rules}
     return dg.Output(
         data,
         data_version=dg.DataVersion(content_hash(data)[:16]),

@@ -5,7 +5,7 @@ inside a SageMaker training container (the spec written to an input channel, che
 ``/opt/ml/checkpoints`` synced to S3). It
 
 1. loads the :class:`~.job_spec.TrainingJobSpec`,
-2. dispatches on ``stage`` (``srl`` implemented; the other stages fail with a clear message),
+2. dispatches on ``stage`` (``srl``, ``rlvr``, ``sft``; ``distill`` fails with a clear message),
 3. resumes from the newest *complete* checkpoint in ``checkpoint_dir`` if there is one (incomplete
    ones, e.g. from a SIGKILL mid-save, are ignored and removed),
 4. reports progress every step and the final metrics:
@@ -123,8 +123,16 @@ def run_job(spec: TrainingJobSpec, reporter: Any) -> dict[str, Any]:
         from .srl_trainer import run_srl
 
         return run_srl(spec, reporter)
+    if spec.stage == "rlvr":
+        from .rlvr_trainer import run_rlvr
+
+        return run_rlvr(spec, reporter)
+    if spec.stage == "sft":
+        from .sft_trainer import run_sft
+
+        return run_sft(spec, reporter)
     raise NotImplementedError(f"training stage {spec.stage!r} is not implemented yet by this entrypoint "
-                              "(only 'srl' is); the spec was valid but there is no trainer for it")
+                              "(srl, rlvr and sft are); the spec was valid but there is no trainer for it")
 
 
 def _main(spec_path: Path, reporter: Any) -> int:

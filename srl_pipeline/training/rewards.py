@@ -48,8 +48,34 @@ FORMAT_PENALTY = -1.0
 
 __all__ = [
     "FORMAT_PENALTY", "THINK_CLOSE", "THINK_OPEN", "extract_step", "format_ok", "srl_reward",
-    "srl_rewards", "step_similarity",
+    "srl_rewards", "step_end", "step_similarity", "truncate_after_step",
 ]
+
+
+def step_end(text: str) -> int | None:
+    """Where generation should stop: the index just past the newline that ends the first non-empty
+    line after the first ``</think>``, or None while that line is not finished yet.
+
+    Generation stops there (a stop sequence, as a serving engine would apply it): whatever a model
+    writes after its one step is not part of its answer. The reward still enforces the format on
+    what is kept (a second ``</think>`` or an unparsable line still scores -1)."""
+    close = text.find(THINK_CLOSE)
+    if close < 0:
+        return None
+    pos = close + len(THINK_CLOSE)
+    while True:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return None
+        if text[pos:nl].strip():
+            return nl + 1
+        pos = nl + 1
+
+
+def truncate_after_step(text: str) -> str:
+    """``text`` up to the end of its first step line (see :func:`step_end`); unchanged if none."""
+    end = step_end(text)
+    return text if end is None else text[:end]
 
 
 def extract_step(completion: str) -> str | None:

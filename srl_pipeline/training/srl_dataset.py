@@ -49,3 +49,21 @@ def build_srl_examples(trajectories: Iterable[dict[str, Any]], scenarios: dict[s
                 "rules_version": t["rules_version"],
             })
     return examples
+
+
+def build_plan_tasks(trajectories: Iterable[dict[str, Any]], scenarios: dict[str, Scenario], ruleset: RuleSet,
+                     lore_by_id: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One full-plan task per scenario (RLVR trains on the train split, evaluation uses the test
+    split): the scenario, the same scenario and lore text the SRL prompts carry, and the expert's
+    steps when its trajectory was accepted. Scenarios whose trajectory was rejected are kept: a
+    model is evaluated on every held-out scenario, not only on the ones the teacher solved."""
+    from .plan_rollout import PlanTask
+
+    tasks = []
+    for t in trajectories:
+        sc = scenarios[t["scenario_id"]]
+        lore_text = describe_lore(lore_by_id[i] for i in t["retrieved"] if i in lore_by_id)
+        steps = tuple(t["steps"]) if t["accepted"] else ()
+        tasks.append({"split": sc.split, "goal": sc.goal,
+                      **PlanTask(sc, describe_scenario(sc, ruleset), lore_text, steps).to_record()})
+    return tasks

@@ -44,6 +44,7 @@ from trl.trainer.utils import nanstd
 
 from ..artifacts import atomic_write_json
 from .checkpoints import CheckpointManager, CheckpointTriggerCallback, save_trainer_checkpoint
+from .generation import add_step_stop, cut_after_step, generate_steps
 from .job_spec import TrainingJobSpec
 from .rewards import srl_reward
 
@@ -104,15 +105,16 @@ class SRLHyperparameters:
     validation_examples: int = 16
     validation_max_new_tokens: int = 64
     validation_batch_size: int = 8
+    stop_after_step: bool = True          # generation stops at the newline that ends the step line
     torch_threads: int | None = None      # None: torch's default (all cores)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SRLHyperparameters":
+    def from_dict(cls, data: dict[str, Any]):
         data = {k: v for k, v in dict(data).items() if k != "profile"}
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown SRL hyperparameter(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: {sorted(known)}")
         hp = cls(**data)
         hp.validate()
         return hp
@@ -132,19 +134,19 @@ class SRLHyperparameters:
 
 
 def load_srl_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
-    """The hyperparameters of a profile in ``configs/training/srl.yaml`` (top-level key per profile)."""
+    """The hyperparameters of a profile in ``configs/training/<stage>.yaml`` (top-level key per profile)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if profile not in data or not isinstance(data[profile], dict):
-        raise KeyError(f"no SRL training profile {profile!r} in {path} (have {sorted(data)})")
+        raise KeyError(f"no training profile {profile!r} in {path} (have {sorted(data)})")
     return dict(data[profile])
 
 
-def resolve_hyperparameters(spec_hp: dict[str, Any]) -> SRLHyperparameters:
-    """The spec's hyperparameters over the named profile (``profile`` key, default ``local``)."""
+def resolve_hyperparameters(spec_hp: dict[str, Any], cls: type = SRLHyperparameters, path: Path = CONFIG_PATH):
+    """The spec's hyperparameters over the named profile of ``path`` (``profile`` key, default ``local``)."""
     spec_hp = dict(spec_hp or {})
-    base = load_srl_config(spec_hp["profile"]) if "profile" in spec_hp else \
-        load_srl_config("local") if CONFIG_PATH.is_file() else {}
-    return SRLHyperparameters.from_dict({**base, **spec_hp})
+    base = load_srl_config(spec_hp["profile"], path) if "profile" in spec_hp else \
+        load_srl_config("local", path) if Path(path).is_file() else {}
+    return cls.from_dict({**base, **spec_hp})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,8 +250,12 @@ class SRLTrainer(GRPOTrainer):
     def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
                  max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
                  checkpoint_manager: CheckpointManager | None = None,
-                 on_step: Callable[[dict[str, Any]], None] | None = None, **kwargs: Any):
+                 on_step: Callable[[dict[str, Any]], None] | None = None, stop_after_step: bool = True,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.stop_after_step = stop_after_step
+        if stop_after_step:
+            add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer)
         self.dynamic_sampling = dynamic_sampling
         self.dynamic_sampling_epsilon = float(dynamic_sampling_epsilon)
         self.max_extra_generation_rounds = int(max_extra_generation_rounds)
@@ -341,6 +347,7 @@ class SRLTrainer(GRPOTrainer):
             "learning_rate": _num(logs.get("learning_rate")),
             "grad_norm": _num(logs.get("grad_norm")),
             "completion_length": _num(logs.get("completions/mean_length")),
+            **self._extra_record(logs),
         }
         self._last_record_time, self._last_record_tokens = now, tokens
         self._step_dynamic, self._step_kl, self._step_beta = {}, None, None
@@ -348,10 +355,24 @@ class SRLTrainer(GRPOTrainer):
         if self.on_step is not None:
             self.on_step(record)
 
+    def _extra_record(self, logs: dict[str, float]) -> dict[str, Any]:
+        """Stage-specific fields of a history record (RLVR adds its plan success rate)."""
+        return {}
+
     def train(self, *args: Any, **kwargs: Any):
         self._clock_start = self._last_record_time = time.perf_counter()
         self._last_record_tokens = None
         return super().train(*args, **kwargs)
+
+    # ---- stop at the end of the step ------------------------------------------------------------
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,
+                                                                 num_generations, has_tool_images)
+        if self.stop_after_step:  # rows that stopped early were padded while the others went on
+            completion_ids = [cut_after_step(ids, self._tokenizer) for ids in completion_ids]
+            if logprobs is not None:
+                logprobs = [lp[: len(ids)] for lp, ids in zip(logprobs, completion_ids)]
+        return completion_ids, logprobs
 
     # ---- dynamic sampling ----------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -541,37 +562,15 @@ def lora_config(hp: SRLHyperparameters):
                       target_modules=list(hp.lora_target_modules), task_type="CAUSAL_LM", bias="none")
 
 
-@torch.no_grad()
 def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], max_new_tokens: int = 64,
                     batch_size: int = 8, chat: bool = False) -> float | None:
-    """Greedy generation on ``examples`` and the mean SRL reward against their expert steps."""
+    """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward against
+    their expert steps."""
     if not examples:
         return None
-    was_training = model.training
-    model.eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    device = next(model.parameters()).device
-    eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None \
-        else tokenizer.eos_token_id
-    scores = []
-    try:
-        for i in range(0, len(examples), batch_size):
-            chunk = examples[i:i + batch_size]
-            if chat:
-                texts = [tokenizer.apply_chat_template([{"role": "user", "content": e["prompt"]}], tokenize=False,
-                                                       add_generation_prompt=True) for e in chunk]
-            else:
-                texts = [e["prompt"] for e in chunk]
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                                 top_k=None, pad_token_id=tokenizer.pad_token_id, eos_token_id=eos)
-            outs = tokenizer.batch_decode(gen[:, enc["input_ids"].size(1):], skip_special_tokens=True)
-            scores.extend(srl_reward(o, e["target"]) for o, e in zip(outs, chunk))
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return sum(scores) / len(scores)
+    outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], max_new_tokens=max_new_tokens,
+                          batch_size=batch_size, chat=chat)
+    return sum(srl_reward(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
 def _load_model(base_model: str):
@@ -628,24 +627,47 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     A KL-bound stop is *not* an exception: the adapter and metrics are written with
     ``status == "kl_bound_exceeded"`` and the caller decides.
     """
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    reporter = reporter or Reporter()
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     if spec.stage != "srl":
         raise ValueError(f"run_srl got a {spec.stage!r} job")
     hp = resolve_hyperparameters(spec.hyperparameters)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1:
-        raise NotImplementedError("multi-process SRL training (torchrun/DeepSpeed) is not implemented yet: the "
-                                  "checkpoint layer and the outputs are written by a single process")
-    if hp.torch_threads:
-        torch.set_num_threads(hp.torch_threads)
     examples = load_srl_examples(spec.dataset)
     train = [e for e in examples if e["split"] == "train"]
     validation = [e for e in examples if e["split"] == "validation"][: hp.validation_examples]
     if not train:
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
+
+    def build(model, tokenizer, chat, common):
+        return SRLTrainer(reward_funcs=srl, train_dataset=to_train_dataset(train, chat),
+                          processing_class=tokenizer, **common)
+
+    def score(peft_model, tokenizer, chat):
+        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
+        with peft_model.disable_adapter():
+            base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
+        return {"validation_reward_base": base,
+                "validation_reward_trained": mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)}
+
+    return run_grpo_job(spec, hp, reporter, build, score, n_train=len(train), n_validation=len(validation))
+
+
+def run_grpo_job(spec: TrainingJobSpec, hp: SRLHyperparameters, reporter: Reporter | None,
+                 build: Callable[..., SRLTrainer], score: Callable[..., dict[str, Any]], n_train: int,
+                 n_validation: int) -> dict[str, Any]:
+    """What every GRPO stage (SRL, RLVR) does around its trainer: load the model (and the
+    initial adapter), resume from the newest complete checkpoint, train under the KL controller
+    and the checkpoint trigger, save the adapter, score validation (``score``) and write
+    ``metrics.json``. ``build(model, tokenizer, chat, common_kwargs)`` makes the trainer
+    (``common_kwargs`` already holds ``model``)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    reporter = reporter or Reporter()
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise NotImplementedError(f"multi-process {spec.stage} training (torchrun/DeepSpeed) is not implemented yet: "
+                                  "the checkpoint layer and the outputs are written by a single process")
+    if hp.torch_threads:
+        torch.set_num_threads(hp.torch_threads)
 
     manager = CheckpointManager(spec.checkpoint_dir, keep=spec.keep_checkpoints)
     removed = manager.cleanup_incomplete()
@@ -659,11 +681,11 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     if spec.initial_adapter:
         from peft import PeftModel
 
+        # Trainable copy of the adapter; TRL keeps a frozen copy ("ref") as the KL reference.
         model = PeftModel.from_pretrained(model, spec.initial_adapter, is_trainable=True)
     else:
         peft_config = lora_config(hp)
 
-    args = build_grpo_config(spec, hp, world_size)
     controller = AdaptiveKLController(hp.beta, hp.kl_target, hp.kl_adapt_factor, hp.beta_min, hp.beta_max,
                                       hp.kl_stop_multiple, hp.kl_stop_patience, adaptive=hp.kl_adaptive)
     status_box: dict[str, Any] = {}
@@ -674,13 +696,12 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     def on_step(record: dict[str, Any]) -> None:
         reporter.step({**record, "max_steps": spec.max_steps})
 
-    trainer = SRLTrainer(
-        model=model, reward_funcs=srl, args=args, train_dataset=to_train_dataset(train, chat),
-        processing_class=tokenizer, peft_config=peft_config,
+    common = dict(
+        model=model, args=build_grpo_config(spec, hp, world_size), peft_config=peft_config,
         dynamic_sampling=hp.dynamic_sampling, dynamic_sampling_epsilon=hp.dynamic_sampling_epsilon,
         max_extra_generation_rounds=hp.max_extra_generation_rounds, kl_controller=controller,
-        checkpoint_manager=manager, on_step=on_step,
-    )
+        checkpoint_manager=manager, on_step=on_step, stop_after_step=hp.stop_after_step)
+    trainer = build(model, tokenizer, chat, common)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(trigger)  # after KLControlCallback (added in __init__)
@@ -698,8 +719,8 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         trainer._load_from_checkpoint(resume_path)  # weights only: nothing left to train
         trainer.state.global_step = latest.step
     else:
-        reporter.event("started", {"max_steps": spec.max_steps, "train_examples": len(train),
-                                   "validation_examples": len(validation), "resume_step": latest.step if latest else 0})
+        reporter.event("started", {"max_steps": spec.max_steps, "train_examples": n_train,
+                                   "validation_examples": n_validation, "resume_step": latest.step if latest else 0})
         trainer.train(resume_from_checkpoint=resume_path)
         if status_box.get("status") == STATUS_TIME_LIMIT and trainer.status != STATUS_KL_BOUND:
             trainer.status = STATUS_TIME_LIMIT
@@ -710,34 +731,30 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         trainer.status = STATUS_COMPLETED
 
     # Outputs: the adapter (PEFT, safetensors), then metrics.json last.
-    peft_model = trainer.model
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
     out_dir = Path(spec.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(str(out_dir), safe_serialization=True, selected_adapters=["default"])
 
-    reporter.log(f"scoring {len(validation)} validation examples (greedy) for base and trained model")
-    gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
-    with peft_model.disable_adapter():
-        val_base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
-    val_trained = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
-
-    metrics = summarize(trainer, spec, hp, val_base, val_trained, len(train), len(validation))
+    reporter.log(f"scoring {n_validation} validation items (greedy) for the reference and the trained model")
+    scores = score(peft_model, tokenizer, chat)
+    metrics = summarize(trainer, spec, hp, scores, n_train, n_validation)
     atomic_write_json(out_dir / "metrics.json", metrics)
     reporter.event("finished", {k: v for k, v in metrics.items() if k not in ("history", "hyperparameters")})
     return metrics
 
 
-def summarize(trainer: SRLTrainer, spec: TrainingJobSpec, hp: SRLHyperparameters, val_base: float | None,
-              val_trained: float | None, n_train: int, n_validation: int) -> dict[str, Any]:
+def summarize(trainer: SRLTrainer, spec: TrainingJobSpec, hp: SRLHyperparameters, scores: dict[str, Any],
+              n_train: int, n_validation: int) -> dict[str, Any]:
     t = trainer.dynamic_totals
     hist = trainer.history
     kls = [h["kl"] for h in hist if h.get("kl") is not None]
     tps = [h["tokens_per_s"] for h in hist if h.get("tokens_per_s")]
     metrics = {
-        "stage": "srl", "species": spec.species, "tier": spec.tier, "status": trainer.status,
+        "stage": spec.stage, "species": spec.species, "tier": spec.tier, "status": trainer.status,
         "global_step": int(trainer.state.global_step), "max_steps": spec.max_steps,
         "resumed_from": trainer.resumed_from,
-        "validation_reward_base": val_base, "validation_reward_trained": val_trained,
+        **scores,
         "validation_examples": n_validation, "train_examples": n_train,
         "reward_mean_last": hist[-1]["reward_mean"] if hist else None,
         "kl_last": kls[-1] if kls else None, "kl_max": max(kls) if kls else None, "kl_target": hp.kl_target,

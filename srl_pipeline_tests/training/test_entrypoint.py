@@ -115,10 +115,10 @@ def test_pipes_reporting_streams_steps_and_reports_the_materialization(tiny_mode
 
 
 def test_failures_exit_non_zero_with_a_clear_message(tiny_model_dir, tmp_path, capsys):
-    spec = tiny_spec(tmp_path, tiny_model_dir, stage="rlvr")
-    assert entrypoint.main(["--spec", str(spec.save(tmp_path / "rlvr.json"))]) == entrypoint.EXIT_FAILED
+    spec = tiny_spec(tmp_path, tiny_model_dir, stage="distill")
+    assert entrypoint.main(["--spec", str(spec.save(tmp_path / "distill.json"))]) == entrypoint.EXIT_FAILED
     captured = capsys.readouterr()
-    assert "stage 'rlvr' is not implemented" in captured.err
+    assert "stage 'distill' is not implemented" in captured.err
     assert _events(captured.out)[-1]["event"] == "error"
 
     bad = tmp_path / "bad.json"

@@ -1,0 +1,123 @@
+"""Generating one step: stop at the end of the step line, as a serving engine's stop sequence would.
+
+A completion is ``<think>...</think>`` then one step line. Tiny models (and big ones) often run on
+after the step; everything after the newline that ends the step is not part of the answer, so
+generation stops there (:class:`StepEndCriteria`) and any tail a batch still produced is cut
+(:func:`cut_after_step`). Used by SRL training (through :func:`add_step_stop` on the policy),
+by validation, by full-plan rollouts and by evaluation, so all of them read the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from .rewards import step_end
+
+
+def _newline_token_ids(tokenizer: Any) -> frozenset[int]:
+    cached = getattr(tokenizer, "_srl_newline_ids", None)
+    if cached is None:
+        vocab = tokenizer.get_vocab()
+        cached = frozenset(i for i in vocab.values() if "\n" in tokenizer.decode([i]))
+        try:
+            tokenizer._srl_newline_ids = cached
+        except AttributeError:  # pragma: no cover - slotted tokenizers
+            pass
+    return cached
+
+
+class StepEndCriteria(StoppingCriteria):
+    """Per sequence: done once the generated text holds a finished step line after ``</think>``.
+    Only decodes a sequence when its newest token contains a newline."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int):
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.newline_ids = _newline_token_ids(tokenizer)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
+        done = torch.zeros(input_ids.size(0), dtype=torch.bool, device=input_ids.device)
+        if input_ids.size(1) <= self.prompt_length:
+            return done
+        last = input_ids[:, -1].tolist()
+        for row, tok in enumerate(last):
+            if tok in self.newline_ids:
+                text = self.tokenizer.decode(input_ids[row, self.prompt_length:], skip_special_tokens=True)
+                done[row] = step_end(text) is not None
+        return done
+
+
+def cut_after_step(ids: Sequence[int], tokenizer: Any) -> list[int]:
+    """The completion's token ids up to (and including) the token that ends its step line;
+    unchanged when the step line never ends (truncated by the length limit)."""
+    ids = list(ids)
+    newline_ids = _newline_token_ids(tokenizer)
+    for i, tok in enumerate(ids):
+        if tok in newline_ids and step_end(tokenizer.decode(ids[: i + 1], skip_special_tokens=True)) is not None:
+            return ids[: i + 1]
+    return ids
+
+
+def add_step_stop(model: Any, tokenizer: Any) -> None:
+    """Make ``model.generate`` stop each sequence at the end of its step line.
+
+    TRL's GRPOTrainer calls ``model.generate(**inputs, generation_config=...)`` and offers no way
+    to pass stopping criteria, so the criterion is attached to this model instance's ``generate``
+    (an explicit ``stopping_criteria`` argument still wins)."""
+    original = model.generate
+
+    def generate(*args: Any, **kwargs: Any):
+        if "stopping_criteria" not in kwargs and "input_ids" in kwargs:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [StepEndCriteria(tokenizer, kwargs["input_ids"].size(1))])
+        return original(*args, **kwargs)
+
+    model.generate = generate
+
+
+def render_prompts(tokenizer: Any, prompts: Sequence[str], chat: bool) -> list[str]:
+    if not chat:
+        return list(prompts)
+    return [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+            for p in prompts]
+
+
+@torch.no_grad()
+def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sample: bool = False,
+                   temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 96, batch_size: int = 16,
+                   chat: bool = False) -> list[tuple[str, list[int]]]:
+    """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step."""
+    was_training = model.training
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    device = next(model.parameters()).device
+    eos = model.generation_config.eos_token_id
+    eos = tokenizer.eos_token_id if eos is None else eos
+    eos_set = set(eos if isinstance(eos, (list, tuple)) else [eos])
+    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=None) if do_sample else \
+        dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+    out: list[tuple[str, list[int]]] = []
+    try:
+        texts = render_prompts(tokenizer, prompts, chat)
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device)
+            width = enc["input_ids"].size(1)
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=eos, stopping_criteria=StoppingCriteriaList(
+                                     [StepEndCriteria(tokenizer, width)]), **sampling)
+            for row in gen[:, width:].tolist():
+                for j, tok in enumerate(row):
+                    if tok in eos_set:
+                        row = row[:j]
+                        break
+                ids = cut_after_step(row, tokenizer)
+                out.append((tokenizer.decode(ids, skip_special_tokens=True), ids))
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return out

@@ -1,0 +1,270 @@
+"""RLVR after SRL (arXiv 2510.25992 §4): GRPO on full plans, rewarded only by the simulator.
+
+The model writes a whole plan for a scenario, step by step (:mod:`.plan_rollout`): each turn is
+the SRL prompt (scenario, lore, the plan so far) and one ``<think>...</think>`` + step; the
+simulator applies the step, and the plan ends on success, a broken format, a violated rule, a
+failed goal or ``max_plan_steps``. The reward of the plan (:func:`.plan_rollout.plan_reward`: 1 for
+reaching the goal with no violation, else an optional small credit for legal steps) is group
+z-scored over the ``num_generations`` plans of one scenario, and every turn of a plan is trained
+with its plan's advantage (the policy gradient of a multi-turn episode with an outcome reward).
+
+The rest is SRL's machinery (:class:`.srl_trainer.SRLTrainer`): PPO clip, LoRA, the adaptive KL
+controller and its clean stop, atomic checkpoints, the same entrypoint and job spec. Two things
+differ:
+
+- **KL reference**: the job's ``initial_adapter`` is the SRL adapter; training continues that
+  adapter and TRL keeps a frozen copy of it (the ``ref`` adapter) as the reference, so the KL is
+  measured against the SRL model and RLVR cannot wash out what SRL taught. Without an initial
+  adapter (the RLVR-only baseline) the reference is the base model.
+- **Dynamic sampling** works on scenarios: a scenario whose plans all score the same (all fail,
+  or all succeed) is dropped and a fresh scenario is rolled out instead, up to the cap.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl.trainer.utils import use_adapter
+
+from ..game.rules import ruleset_from_artifact
+from .job_spec import TrainingJobSpec
+from .plan_rollout import PlanRollout, PlanTask, rollout_plans
+from .srl_trainer import Reporter, SRLHyperparameters, SRLTrainer, resolve_hyperparameters, run_grpo_job
+
+CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "training" / "rlvr.yaml"
+
+
+@dataclass
+class RLVRHyperparameters(SRLHyperparameters):
+    """SRL's knobs plus the plan rollout's."""
+
+    max_plan_steps: int = 8               # turns per plan before it counts as unfinished
+    progress_credit: float = 0.0          # see plan_reward; 0 = outcome only
+    validation_tasks: int = 16            # validation scenarios scored (greedy plans) before/after
+
+    def validate(self) -> None:
+        super().validate()
+        if not 0.0 <= self.progress_credit < 1.0:
+            raise ValueError("progress_credit must be in [0, 1): a success must outrank any failure")
+        if self.max_plan_steps < 1:
+            raise ValueError("max_plan_steps must be >= 1")
+
+
+def simulator(completions: list[Any], **kwargs: Any) -> list[float]:
+    """Named reward slot for TRL's bookkeeping (``rewards/simulator/mean``). RLVR scores whole
+    plans in :meth:`RLVRTrainer._generate_and_score_completions`; single completions are never
+    scored, so reaching this is a bug."""
+    raise RuntimeError("RLVR rewards come from full-plan rollouts, not from single completions")
+
+
+class RLVRTrainer(SRLTrainer):
+    """SRLTrainer whose generation step is a batch of full-plan rollouts."""
+
+    def __init__(self, *args: Any, tasks: list[PlanTask], ruleset: Any, hp: RLVRHyperparameters, chat: bool = False,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.tasks = tasks
+        self.ruleset = ruleset
+        self.hp = hp
+        self.chat = chat
+
+    # ---- rollouts --------------------------------------------------------------------------------
+    def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
+        G = self.num_generations
+        model = self.accelerator.unwrap_model(self.model)
+        rollouts = rollout_plans(model, self._tokenizer, [self.tasks[i] for i in task_ids], self.ruleset,
+                                 samples=G, do_sample=True, temperature=self.hp.temperature, top_p=self.hp.top_p,
+                                 max_new_tokens=self.hp.max_completion_length, max_steps=self.hp.max_plan_steps,
+                                 batch_size=max(1, len(task_ids) * G), chat=self.chat,
+                                 progress_credit=self.hp.progress_credit)
+        return [rollouts[g * G:(g + 1) * G] for g in range(len(task_ids))]
+
+    def _fresh_task_ids(self, n: int, round_no: int) -> list[int]:
+        rng = random.Random(f"rlvr-dynamic:{self.args.seed}:{self.state.global_step}:{round_no}")
+        return [rng.randrange(len(self.tasks)) for _ in range(n)]
+
+    def _generate_and_score_completions(self, inputs):
+        if not self.model.training:
+            raise NotImplementedError("RLVR has no eval loop; validation runs greedy plans after training")
+        G = self.num_generations
+        if len(inputs) % G:
+            raise ValueError(f"the generation batch ({len(inputs)}) must hold whole groups of {G}")
+        n_groups = len(inputs) // G
+        task_ids = [int(inputs[g * G]["task"]) for g in range(n_groups)]
+        eps = self.dynamic_sampling_epsilon
+
+        def informative(group: list[PlanRollout]) -> bool:
+            return float(torch.tensor([r.reward for r in group]).std(unbiased=False)) > eps
+
+        groups = self._rollout(task_ids)
+        scored = list(groups)
+        stats = {"scored_groups": n_groups, "dropped_groups": 0, "extra_generations": 0, "extra_rounds": 0,
+                 "padded_groups": 0}
+        kept = [g for g in groups if informative(g)] if self.dynamic_sampling else list(groups)
+        stats["dropped_groups"] = n_groups - len(kept) if self.dynamic_sampling else \
+            sum(not informative(g) for g in groups)
+        rounds = 0
+        while self.dynamic_sampling and len(kept) < n_groups and rounds < self.max_extra_generation_rounds:
+            rounds += 1
+            need = n_groups - len(kept)
+            extra = self._rollout(self._fresh_task_ids(need, rounds))
+            scored.extend(extra)
+            good = [g for g in extra if informative(g)]
+            stats["scored_groups"] += need
+            stats["dropped_groups"] += need - len(good)
+            stats["extra_generations"] += need * G
+            kept.extend(good[: n_groups - len(kept)])
+        stats["extra_rounds"] = rounds
+        real_kept = len(kept)
+        if not kept:  # nothing informative: the flat groups have zero advantage, only the KL term acts
+            kept, stats["padded_groups"] = list(groups), n_groups
+        i = 0
+        while len(kept) < n_groups:
+            kept.append(kept[i])
+            i += 1
+            stats["padded_groups"] += 1
+        self._record_dynamic(stats, n_groups, kept_groups=real_kept)
+        self._log_rollouts(scored)
+        return self._batch(kept)
+
+    def _log_rollouts(self, groups: list[list[PlanRollout]]) -> None:
+        flat = [r for g in groups for r in g]
+        rewards = torch.tensor([r.reward for r in flat])
+        m = self._metrics["train"]
+        m["reward"].append(float(rewards.mean()))
+        m["reward_std"].append(float(rewards.std(unbiased=False)))
+        m["rlvr/success_rate"].append(sum(r.success for r in flat) / len(flat))
+        m["rlvr/format_error_rate"].append(sum(r.outcome == "format_error" for r in flat) / len(flat))
+        m["rlvr/plan_steps"].append(sum(len(r.turns) for r in flat) / len(flat))
+        m["rewards/simulator/mean"].append(float(rewards.mean()))
+
+    def _batch(self, groups: list[list[PlanRollout]]) -> dict[str, Any]:
+        """Every turn of every plan as one training row, with its plan's group z-scored advantage."""
+        tok = self._tokenizer
+        device = self.accelerator.device
+        prompts, completions, advantages = [], [], []
+        masked: list[bool] = []
+        for group in groups:
+            r = torch.tensor([ro.reward for ro in group], dtype=torch.float32)
+            adv = (r - r.mean()) / (r.std(unbiased=False) + 1e-4)
+            for ro, a in zip(group, adv.tolist()):
+                for turn in ro.turns:
+                    prompts.append(turn.prompt)
+                    completions.append(turn.completion_ids)
+                    advantages.append(a)
+                    masked.append(False)
+        # TRL splits the batch into steps_per_generation equal micro-batches (gradient accumulation):
+        # pad the row count with fully masked copies, which add nothing to the loss.
+        chunks = self.args.steps_per_generation
+        for i in range((-len(prompts)) % chunks):
+            prompts.append(prompts[i])
+            completions.append(completions[i])
+            advantages.append(0.0)
+            masked.append(True)
+        from .generation import render_prompts
+
+        side = tok.padding_side
+        tok.padding_side = "left"
+        try:
+            enc = tok(render_prompts(tok, prompts, self.chat), return_tensors="pt", padding=True,
+                      add_special_tokens=False)
+        finally:
+            tok.padding_side = side
+        width = max(1, max(len(c) for c in completions))
+        completion_ids = torch.full((len(completions), width), tok.pad_token_id, dtype=torch.long)
+        completion_mask = torch.zeros((len(completions), width), dtype=torch.long)
+        for row, ids in enumerate(completions):
+            completion_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+            completion_mask[row, :len(ids)] = 0 if masked[row] else 1
+        prompt_ids, prompt_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+        completion_ids, completion_mask = completion_ids.to(device), completion_mask.to(device)
+        n_tokens = int(prompt_mask.sum() + completion_mask.sum())
+        self.state.num_input_tokens_seen += n_tokens
+        self._metrics["train"]["num_tokens"] = [self.state.num_input_tokens_seen]
+        self._metrics["train"]["completions/mean_length"].append(float(completion_mask.sum(1).float().mean()))
+        out = {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
+               "completion_mask": completion_mask,
+               "advantages": torch.tensor(advantages, dtype=torch.float32, device=device),
+               "num_items_in_batch": self.accelerator.gather(completion_mask.sum()).sum()}
+        if self.beta != 0.0:
+            out["ref_per_token_logps"] = self._reference_logps(prompt_ids, prompt_mask, completion_ids, completion_mask)
+        return out
+
+    @torch.no_grad()
+    def _reference_logps(self, prompt_ids, prompt_mask, completion_ids, completion_mask) -> torch.Tensor:
+        """Per-token log-probs of the KL reference: the frozen ``ref`` copy of the initial (SRL)
+        adapter when there is one, else the base model (adapters disabled)."""
+        model = self.accelerator.unwrap_model(self.model)
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        with use_adapter(model, adapter_name="ref" if "ref" in model.peft_config else None):
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                self.model, input_ids, attention_mask, completion_ids.size(1),
+                batch_size=self.args.per_device_train_batch_size)
+        return logps
+
+    def _extra_record(self, logs: dict[str, float]) -> dict[str, Any]:
+        return {"success_rate": logs.get("rlvr/success_rate"), "format_error_rate": logs.get("rlvr/format_error_rate"),
+                "plan_steps": logs.get("rlvr/plan_steps")}
+
+
+# ------------------------------------------------------------------------------------------------
+# The job
+# ------------------------------------------------------------------------------------------------
+def load_plan_tasks(path: str | Path) -> tuple[dict[str, list[PlanTask]], Any]:
+    """Plan tasks by split and the rules in force, from the ``srl_dataset`` artifact."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "plan_tasks" not in data or "rules" not in data:
+        raise ValueError(f"{path}: RLVR needs the srl_dataset artifact with 'plan_tasks' and 'rules' "
+                         "(rematerialise srl_dataset)")
+    ruleset = ruleset_from_artifact(data["rules"])
+    by_split: dict[str, list[PlanTask]] = {}
+    for i, rec in enumerate(data["plan_tasks"]):
+        try:
+            by_split.setdefault(rec["split"], []).append(PlanTask.from_record(rec, ruleset))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: plan_tasks[{i}]: {type(exc).__name__}: {exc}") from exc
+    return by_split, ruleset
+
+
+def plan_success_rate(model: Any, tokenizer: Any, tasks: list[PlanTask], ruleset: Any, hp: RLVRHyperparameters,
+                      chat: bool) -> float | None:
+    if not tasks:
+        return None
+    rollouts = rollout_plans(model, tokenizer, tasks, ruleset, max_new_tokens=hp.validation_max_new_tokens,
+                             max_steps=hp.max_plan_steps, batch_size=hp.validation_batch_size, chat=chat)
+    return sum(r.success for r in rollouts) / len(rollouts)
+
+
+def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run (or resume) one RLVR job; same outputs and statuses as :func:`.srl_trainer.run_srl`."""
+    if spec.stage != "rlvr":
+        raise ValueError(f"run_rlvr got a {spec.stage!r} job")
+    hp = resolve_hyperparameters(spec.hyperparameters, RLVRHyperparameters, CONFIG_PATH)
+    by_split, ruleset = load_plan_tasks(spec.dataset)
+    train = by_split.get("train", [])
+    validation = by_split.get("validation", [])[: hp.validation_tasks]
+    if not train:
+        raise ValueError(f"{spec.dataset}: no training scenarios (plan_tasks with split == 'train')")
+
+    def build(model, tokenizer, chat, common):
+        from datasets import Dataset
+
+        rows = [{"prompt": t.prompt([]), "task": i} for i, t in enumerate(train)]
+        return RLVRTrainer(reward_funcs=simulator, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                           tasks=train, ruleset=ruleset, hp=hp, chat=chat, **common)
+
+    def score(peft_model, tokenizer, chat):
+        reference = "ref" if "ref" in peft_model.peft_config else None
+        with use_adapter(peft_model, adapter_name=reference):
+            before = plan_success_rate(peft_model, tokenizer, validation, ruleset, hp, chat)
+        return {"validation_success_reference": before,
+                "validation_success_trained": plan_success_rate(peft_model, tokenizer, validation, ruleset, hp, chat),
+                "kl_reference": "initial_adapter" if spec.initial_adapter else "base_model"}
+
+    return run_grpo_job(spec, hp, reporter, build, score, n_train=len(train), n_validation=len(validation))

@@ -16,9 +16,10 @@ from .defs.game_checks import GAME_CHECKS
 from .defs.training_assets import TRAINING_ASSETS
 from .defs.training_backend import TrainingBackend
 from .defs.training_checks import TRAINING_CHECKS
-from .defs.jobs import base_models_job, data_job, main_job, rules_refresh_job
+from .defs.evaluation_assets import EVALUATION_ASSETS, EVALUATION_CHECKS, EXPERIMENT_ASSETS, EXPERIMENT_CHECKS
+from .defs.jobs import base_models_job, data_job, experiments_job, main_job, report_job, rules_refresh_job
 from .defs.resources import (
-    CollaborationResource, DatasetSettings, GameDataResource, JsonArtifactIOManager, QualitySettings, RoleConfig,
+    CollaborationResource, DatasetSettings, EvaluationSettings, GameDataResource, JsonArtifactIOManager, QualitySettings, RoleConfig,
     ScenarioSettings, TrainingSettings,
 )
 from .settings import Profile, load_profile
@@ -41,6 +42,7 @@ def build_resources(profile: Profile) -> dict:
         "dataset_settings": DatasetSettings(**profile.section("trajectories")),
         "training": TrainingSettings(artifacts_dir=artifacts_dir, **profile.section("training")),
         "training_backend": TrainingBackend(**profile.section("training_backend")),
+        "evaluation": EvaluationSettings(**profile.section("evaluation")),
         "artifacts": JsonArtifactIOManager(base_dir=artifacts_dir),
     }
 
@@ -59,9 +61,9 @@ def build_definitions(profile: Profile | None = None, resources: dict | None = N
     """The project's Definitions; `resources` (tests, tools) replaces the profile's resources."""
     profile = profile or load_profile()
     return dg.Definitions(
-        assets=GAME_ASSETS + COLLABORATION_ASSETS + TRAINING_ASSETS,
-        asset_checks=GAME_CHECKS + COLLABORATION_CHECKS + TRAINING_CHECKS,
-        jobs=[main_job, data_job, rules_refresh_job, base_models_job],
+        assets=GAME_ASSETS + COLLABORATION_ASSETS + TRAINING_ASSETS + EVALUATION_ASSETS + EXPERIMENT_ASSETS,
+        asset_checks=GAME_CHECKS + COLLABORATION_CHECKS + TRAINING_CHECKS + EVALUATION_CHECKS + EXPERIMENT_CHECKS,
+        jobs=[main_job, data_job, rules_refresh_job, base_models_job, experiments_job, report_job],
         sensors=[lore_change_sensor, rules_change_sensor],
         schedules=[nightly_schedule],
         resources=resources if resources is not None else build_resources(profile),

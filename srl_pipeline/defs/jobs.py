@@ -5,12 +5,26 @@ import dagster as dg
 from .partitions import species_partitions
 
 BASE_MODELS = dg.AssetSelection.groups("models")
+# The paper's baselines (SFT, RLVR-only) and the cross-species report: run by the main command,
+# never by schedules or sensors.
+EXPERIMENTS = dg.AssetSelection.groups("experiments")
+REPORT = dg.AssetSelection.assets("experiment_report")
 
-# Everything that exists so far for one species (the main job runs it per species, after
+# Every production asset for one species (the main command runs it per species, after
 # `base_models_job` has built the tiers' base models once).
 main_job = dg.define_asset_job(
-    "main", selection=dg.AssetSelection.all() - BASE_MODELS, partitions_def=species_partitions,
-    description="Every production asset of one species, from its lore to the latest stage.",
+    "main", selection=dg.AssetSelection.all() - BASE_MODELS - EXPERIMENTS, partitions_def=species_partitions,
+    description="Every production asset of one species: lore -> ... -> SRL -> RLVR -> evaluation.",
+)
+
+experiments_job = dg.define_asset_job(
+    "experiments", selection=EXPERIMENTS - REPORT, partitions_def=species_partitions,
+    description="The paper's baselines for one species: SFT and RLVR-only from the base, and their evaluation.",
+)
+
+report_job = dg.define_asset_job(
+    "experiment_report", selection=REPORT,
+    description="The paper-style table and plots over every evaluated species (artifacts/report/).",
 )
 
 # The data side only (no training): lore, rules, scenarios, trajectories and the SRL dataset.
@@ -21,7 +35,7 @@ data_job = dg.define_asset_job(
 
 # What a rules or game-state change makes stale: the rules in force and everything below them.
 rules_refresh_job = dg.define_asset_job(
-    "rules_refresh", selection=dg.AssetSelection.assets("game_rules").downstream(),
+    "rules_refresh", selection=dg.AssetSelection.assets("game_rules").downstream() - EXPERIMENTS,
     partitions_def=species_partitions,
     description="Re-derive the rules in force and everything downstream of them for one species.",
 )

@@ -174,6 +174,8 @@ class TrainingSettings(dg.ConfigurableResource):
     seed: int = 0
     hyperparameter_profile: str = "local"
     srl_max_steps: int = 20
+    rlvr_max_steps: int = 10
+    sft_max_steps: int = 20
     checkpoint_every_steps: int = 5
     checkpoint_every_minutes: float = 30.0
     keep_checkpoints: int = 2
@@ -181,6 +183,7 @@ class TrainingSettings(dg.ConfigurableResource):
     reward_check_severity: Literal["error", "warn"] = Field(
         default="error", description="error blocks downstream on a failed reward gate; warn reports it only")
     kl_bound: float = 0.1
+    rlvr_success_tolerance: float = 0.0  # RLVR's validation plan success may not drop below SRL's by more
 
     def hyperparameters(self, stage: str) -> dict[str, Any]:
         import yaml
@@ -192,3 +195,23 @@ class TrainingSettings(dg.ConfigurableResource):
         if self.hyperparameter_profile not in data:
             raise ValueError(f"{path}: no hyperparameter profile {self.hyperparameter_profile!r}")
         return dict(data[self.hyperparameter_profile])
+
+
+class EvaluationSettings(dg.ConfigurableResource):
+    """How models are evaluated on the held-out test split (profile: evaluation)."""
+
+    k: int = 4                       # sampled plans per scenario for avg@k
+    temperature: float = 1.0
+    max_steps: int = 8               # turns per plan
+    max_new_tokens: int = 96
+    batch_size: int = 32
+    step_examples: int = 64          # test-split SRL examples scored for step similarity
+    seed: int = 0
+    kl_bound: float = 0.1            # the quality target for the evaluated models' KL to the base
+
+    def settings(self):
+        from ..training.evaluation import EvalSettings
+
+        return EvalSettings(k=self.k, temperature=self.temperature, max_steps=self.max_steps,
+                            max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                            step_examples=self.step_examples, seed=self.seed)

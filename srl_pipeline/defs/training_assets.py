@@ -1,4 +1,4 @@
-"""Assets of training: base_models (one per tier, not partitioned) and srl_adapter (Bronze, per species)."""
+"""Assets of training: base_models (one per tier, not partitioned), srl_adapter and rlvr_adapter (Bronze, per species)."""
 
 import json
 import time
@@ -79,32 +79,60 @@ def checkpoint_dir(training: TrainingSettings, asset: str, species: str, dataset
     return Path(training.artifacts_dir) / "checkpoints" / asset / species / job
 
 
-@dg.asset(partitions_def=species_partitions, group_name="training", code_version="1", pool="local_training",
-          deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
-def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
-    """Bronze trained with SRL: GRPO on the step-wise similarity reward with dynamic sampling and
-    a bounded KL to the base model, as a LoRA adapter (PEFT format)."""
+def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend,
+                  asset: str, stage: str, max_steps: int, initial_adapter: str | None = None):
+    """Run one training job for this species through the backend, then promote its adapter.
+
+    The output is staged beside the final folder and promoted only when the job succeeded, so a
+    failed or interrupted run keeps the previous good adapter."""
     species = species_key(context)
-    final = adapter_dir(training, "srl_adapter", species)
+    final = adapter_dir(training, asset, species)
     tmp = staged_output(final)
     dataset = Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json"
-    hyperparameters = training.hyperparameters("srl")
+    hyperparameters = training.hyperparameters(stage)
     base_model = base_model_location(training, "bronze")
+    ckpt_key = {**hyperparameters, "initial_adapter": _adapter_fingerprint(initial_adapter)} if initial_adapter \
+        else hyperparameters
     spec = TrainingJobSpec(
-        stage="srl", species=species, tier="bronze", base_model=base_model, dataset=str(dataset), output_dir=str(tmp),
-        checkpoint_dir=str(checkpoint_dir(training, "srl_adapter", species, dataset, base_model, hyperparameters,
-                                          training.srl_max_steps)),
-        hyperparameters=hyperparameters, max_steps=training.srl_max_steps, seed=training.seed,
+        stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset), output_dir=str(tmp),
+        checkpoint_dir=str(checkpoint_dir(training, asset, species, dataset, base_model, ckpt_key, max_steps)),
+        initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
         checkpoint_every_steps=training.checkpoint_every_steps, checkpoint_every_minutes=training.checkpoint_every_minutes,
         keep_checkpoints=training.keep_checkpoints)
     result = training_backend.run(context, spec)
     metrics = json.loads((tmp / "metrics.json").read_text())
     promote(tmp, final)
-    yield dg.MaterializeResult(
-        data_version=dg.DataVersion(content_hash(metrics.get("final", metrics))[:16]),
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(content_hash(metrics.get("summary", metrics))[:16]),
         metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)),
                   **{k: v for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))},
                   **_curves(metrics)})
+
+
+def _adapter_fingerprint(path: str | None) -> str | None:
+    """A job that starts from an adapter is a different job when that adapter changed."""
+    import hashlib
+
+    weights = Path(path) / "adapter_model.safetensors" if path else None
+    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights and weights.is_file() else path
+
+
+@dg.asset(partitions_def=species_partitions, group_name="training", code_version="2", pool="local_training",
+          deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
+    """Bronze trained with SRL: GRPO on the step-wise similarity reward with dynamic sampling and
+    a bounded KL to the base model, as a LoRA adapter (PEFT format)."""
+    return train_adapter(context, training, training_backend, "srl_adapter", "srl", training.srl_max_steps)
+
+
+@dg.asset(partitions_def=species_partitions, group_name="training", code_version="1", pool="local_training",
+          deps=["srl_adapter", "srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+def rlvr_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
+    """SRL -> RLVR: the SRL adapter trained further on whole plans rewarded by the simulator alone,
+    with the SRL model as the KL reference (so RLVR keeps what SRL taught)."""
+    srl = adapter_dir(training, "srl_adapter", species_key(context))
+    return train_adapter(context, training, training_backend, "rlvr_adapter", "rlvr", training.rlvr_max_steps,
+                         initial_adapter=str(srl))
 
 
 def _curves(metrics: dict) -> dict:
@@ -122,11 +150,12 @@ def _curves(metrics: dict) -> dict:
 
     steps = [h.get("step") for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    axes[0].plot(steps, [h.get("reward_mean") for h in history])
-    axes[0].set_title("SRL reward")
+    axes[0].plot(steps, [h.get("reward_mean") if "reward_mean" in h and h.get("reward_mean") is not None
+                         else h.get("loss") for h in history])
+    axes[0].set_title({"srl": "SRL reward", "rlvr": "plan reward", "sft": "loss"}.get(metrics.get("stage"), "reward"))
     axes[1].plot(steps, [h.get("kl") for h in history])
     axes[1].axhline(0.1, linestyle="--", color="grey")
-    axes[1].set_title("KL to base")
+    axes[1].set_title("KL to the reference")
     for ax in axes:
         ax.set_xlabel("step")
     fig.tight_layout()
@@ -136,4 +165,4 @@ def _curves(metrics: dict) -> dict:
     return {"curves": dg.MetadataValue.md(f"![curves](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")}
 
 
-TRAINING_ASSETS = [base_models, srl_adapter]
+TRAINING_ASSETS = [base_models, srl_adapter, rlvr_adapter]

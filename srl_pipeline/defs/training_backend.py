@@ -26,7 +26,7 @@ class TrainingBackend(dg.ConfigurableResource):
     def run(self, context: dg.AssetExecutionContext, spec: TrainingJobSpec) -> dg.MaterializeResult:
         if self.kind != "local":
             raise NotImplementedError("the SageMaker backend is not part of this build yet; use kind: local")
-        spec_path = spec.save(Path(spec.output_dir).parent / f".{Path(spec.output_dir).name}.spec.json")
+        spec_path = spec.save(Path(spec.output_dir) / "job_spec.json")  # promoted with the adapter: provenance
         client = dg.PipesSubprocessClient(env={**self.env, "PYTHONUNBUFFERED": "1"})
         invocation = client.run(
             command=[self.python, "-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)],

@@ -1,4 +1,11 @@
-"""Blocking health checks on trained adapters: nothing unhealthy is ever built upon."""
+"""Blocking health checks on trained adapters: nothing unhealthy is ever built upon.
+
+Every adapter (SRL, RLVR, and the experiments' SFT and RLVR-only) gets the same three health
+checks: training finished with finite losses, the KL to its reference stayed within the bound
+(GRPO stages), and the adapter loads through PEFT on its base and generates. Each stage adds its
+own gain check: SRL's validation step reward above the base's, RLVR's validation plan success not
+below the SRL model's.
+"""
 
 import json
 import math
@@ -11,61 +18,87 @@ from .partitions import species_partitions
 from .resources import TrainingSettings
 from .training_assets import adapter_dir, base_model_location
 
-_SRL = dict(partitions_def=species_partitions, asset="srl_adapter", blocking=True)
-
 
 def _metrics(training: TrainingSettings, asset: str, species: str) -> dict:
     path = adapter_dir(training, asset, species) / "metrics.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@dg.asset_check(**_SRL, description="Training finished and every logged loss is finite.")
-def srl_training_finite(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
-    m = _metrics(training, "srl_adapter", context.partition_key)
-    losses = [h.get("loss") for h in m["history"] if h.get("loss") is not None]
-    bad = [x for x in losses if not math.isfinite(x)]
-    ok = m["status"] == "completed" and bool(losses) and not bad
-    return _result(ok, f"status {m['status']}, {len(losses)} losses logged, {len(bad)} not finite",
-                   steps=m["global_step"])
-
-
-@dg.asset_check(**_SRL, description="KL to the base model stayed within the bound at every step.")
-def srl_kl_bounded(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
-    m = _metrics(training, "srl_adapter", context.partition_key)
-    kl_max = m.get("kl_max")
-    ok = kl_max is not None and kl_max <= training.kl_bound
-    return _result(ok, f"max KL {kl_max} (bound {training.kl_bound})", kl_max=kl_max if kl_max is not None else -1.0)
-
-
-@dg.asset_check(**_SRL, description="Validation SRL reward beats the base model's by the configured margin.")
-def srl_reward_above_base(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
-    m = _metrics(training, "srl_adapter", context.partition_key)
-    base, trained = m.get("validation_reward_base"), m.get("validation_reward_trained")
-    ok = base is not None and trained is not None and trained >= base + training.min_reward_gain
-    result = _result(ok, f"validation SRL reward: base {base}, SRL {trained} (margin {training.min_reward_gain})",
-                     validation_reward_base=base if base is not None else -1.0,
-                     validation_reward_trained=trained if trained is not None else -1.0)
+def _gain_severity(result: dg.AssetCheckResult, training: TrainingSettings) -> dg.AssetCheckResult:
+    """Gain checks block unless the profile says to report them only (the tiny local models)."""
     if training.reward_check_severity == "warn":
         return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata, severity=dg.AssetCheckSeverity.WARN)
     return result
 
 
-@dg.asset_check(**_SRL, description="The adapter loads through PEFT on its base model and generates.")
-def srl_adapter_loads(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
-    import torch
-    from peft import PeftModel
+def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
+    """Finite training, bounded KL (GRPO stages) and a loadable adapter, for one adapter asset."""
+    common = dict(partitions_def=species_partitions, asset=asset, blocking=True)
 
-    from ..training.base_models import load_base_model
+    @dg.asset_check(**common, name=f"{prefix}_training_finite",
+                    description="Training finished and every logged loss is finite.")
+    def training_finite(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
+        m = _metrics(training, asset, context.partition_key)
+        losses = [h.get("loss") for h in m["history"] if h.get("loss") is not None]
+        bad = [x for x in losses if not math.isfinite(x)]
+        ok = m["status"] == "completed" and bool(losses) and not bad
+        return _result(ok, f"status {m['status']}, {len(losses)} losses logged, {len(bad)} not finite",
+                       steps=m["global_step"])
 
-    model, tokenizer = load_base_model(base_model_location(training, "bronze"))
-    path = adapter_dir(training, "srl_adapter", context.partition_key)
-    peft_model = PeftModel.from_pretrained(model, str(path))
-    ids = tokenizer("<think>", return_tensors="pt").input_ids
-    with torch.no_grad():
-        out = peft_model.generate(ids, max_new_tokens=4, do_sample=False)
-    files = sorted(p.name for p in Path(path).iterdir())
-    return _result(out.shape[1] > ids.shape[1] and "adapter_config.json" in files,
-                   f"loaded from {path}; files {files}")
+    @dg.asset_check(**common, name=f"{prefix}_kl_bounded",
+                    description="KL to the reference model stayed within the bound at every step.")
+    def kl_bounded(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
+        m = _metrics(training, asset, context.partition_key)
+        kl_max = m.get("kl_max")
+        ok = kl_max is not None and kl_max <= training.kl_bound
+        return _result(ok, f"max KL to the {m.get('kl_reference', 'base_model')} {kl_max} (bound {training.kl_bound})",
+                       kl_max=kl_max if kl_max is not None else -1.0)
+
+    @dg.asset_check(**common, name=f"{prefix}_adapter_loads",
+                    description="The adapter loads through PEFT on its base model and generates.")
+    def adapter_loads(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
+        import torch
+        from peft import PeftModel
+
+        from ..training.base_models import load_base_model
+
+        model, tokenizer = load_base_model(base_model_location(training, "bronze"))
+        path = adapter_dir(training, asset, context.partition_key)
+        peft_model = PeftModel.from_pretrained(model, str(path))
+        ids = tokenizer("<think>", return_tensors="pt").input_ids
+        with torch.no_grad():
+            out = peft_model.generate(ids, max_new_tokens=4, do_sample=False)
+        files = sorted(p.name for p in Path(path).iterdir())
+        return _result(out.shape[1] > ids.shape[1] and "adapter_config.json" in files,
+                       f"loaded from {path}; files {files}")
+
+    return [training_finite, kl_bounded, adapter_loads] if kl else [training_finite, adapter_loads]
 
 
-TRAINING_CHECKS = [srl_training_finite, srl_kl_bounded, srl_reward_above_base, srl_adapter_loads]
+@dg.asset_check(partitions_def=species_partitions, asset="srl_adapter", blocking=True,
+                description="Validation SRL reward beats the base model's by the configured margin.")
+def srl_reward_above_base(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
+    m = _metrics(training, "srl_adapter", context.partition_key)
+    base, trained = m.get("validation_reward_base"), m.get("validation_reward_trained")
+    ok = base is not None and trained is not None and trained >= base + training.min_reward_gain
+    return _gain_severity(_result(
+        ok, f"validation SRL reward: base {base}, SRL {trained} (margin {training.min_reward_gain})",
+        validation_reward_base=base if base is not None else -1.0,
+        validation_reward_trained=trained if trained is not None else -1.0), training)
+
+
+@dg.asset_check(partitions_def=species_partitions, asset="rlvr_adapter", blocking=True,
+                description="Validation plan success after RLVR is not below the SRL model's (within the tolerance).")
+def rlvr_success_not_below_srl(context: dg.AssetCheckExecutionContext,
+                               training: TrainingSettings) -> dg.AssetCheckResult:
+    m = _metrics(training, "rlvr_adapter", context.partition_key)
+    before, after = m.get("validation_success_reference"), m.get("validation_success_trained")
+    ok = before is not None and after is not None and after >= before - training.rlvr_success_tolerance
+    return _gain_severity(_result(
+        ok, f"validation plan success: SRL {before}, SRL->RLVR {after} (tolerance {training.rlvr_success_tolerance})",
+        validation_success_srl=before if before is not None else -1.0,
+        validation_success_rlvr=after if after is not None else -1.0), training)
+
+
+TRAINING_CHECKS = [*health_checks("srl_adapter", "srl"), srl_reward_above_base,
+                   *health_checks("rlvr_adapter", "rlvr"), rlvr_success_not_below_srl]

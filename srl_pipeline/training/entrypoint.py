@@ -47,7 +47,8 @@ MATERIALIZATION_KEYS = (
     "status", "global_step", "max_steps", "validation_reward_base", "validation_reward_trained", "reward_mean_last",
     "kl_last", "kl_max", "kl_target", "beta_final", "filter_rate", "extra_generations", "extra_generation_cost",
     "generations_per_kept_group", "padded_groups", "tokens_per_s_mean", "train_seconds", "resumed_from",
-    "adapter_dir", "species", "tier", "stage",
+    "adapter_dir", "species", "tier", "stage", "validation_success_reference", "validation_success_trained",
+    "kl_reference", "loss_first", "loss_last",
 )
 
 
@@ -91,10 +92,10 @@ class PipesReporter:
         self.pipes.log.info(message)
 
     def step(self, record: dict[str, Any]) -> None:
-        self.pipes.log.info(
-            f"step {record.get('step')}/{record.get('max_steps')} reward={_fmt(record.get('reward_mean'))} "
-            f"kl={_fmt(record.get('kl'))} beta={_fmt(record.get('beta'))} "
-            f"filter_rate={_fmt(record.get('filter_rate'))} tokens/s={_fmt(record.get('tokens_per_s'))}")
+        shown = ("loss", "reward_mean", "success_rate", "kl", "beta", "filter_rate", "tokens_per_s")
+        values = " ".join(f"{k.replace('_mean', '').replace('tokens_per_s', 'tokens/s')}={_fmt(record[k])}"
+                          for k in shown if record.get(k) is not None)
+        self.pipes.log.info(f"step {record.get('step')}/{record.get('max_steps')} {values}")
         self.pipes.report_custom_message({"event": "step", **record})
 
     def event(self, name: str, payload: dict[str, Any]) -> None:

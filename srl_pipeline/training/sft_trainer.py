@@ -40,7 +40,7 @@ from .srl_trainer import (
     LORA_TARGETS, STATUS_COMPLETED, STATUS_TIME_LIMIT, Reporter, TimeLimitReached, _load_model, _num,
     load_srl_examples, lora_config, mean_srl_reward, use_chat,
 )
-from .warmup_corpus import _THOUGHTS
+from .warmup_corpus import THOUGHTS
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "training" / "sft.yaml"
 TERMINAL_STATUSES = (STATUS_COMPLETED,)
@@ -118,7 +118,7 @@ def sft_completion(example: dict[str, Any], species: str | None = None) -> str:
     action = parse_step(target).action
     species = example.get("species") or species or "creature"
     key = f"{example.get('id', '')}|{example['prompt']}|{target}"
-    template = _THOUGHTS[zlib.crc32(key.encode("utf-8")) % len(_THOUGHTS)]
+    template = THOUGHTS[zlib.crc32(key.encode("utf-8")) % len(THOUGHTS)]
     thought = template.format(species=species, verb=action.replace("_", " "))
     return f"\n<think>{thought}</think>\n{target}"
 
@@ -256,6 +256,10 @@ def run_sft(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
 
     model, tokenizer = _load_model(spec.base_model)
     chat = use_chat(tokenizer, hp.prompt_format)
+    too_long = [e["id"] for e in train if len(tokenizer(e["prompt"], add_special_tokens=False).input_ids) >= hp.max_length]
+    if too_long:  # TRL would cut their whole completion away and train on nothing
+        raise ValueError(f"{spec.dataset}: {len(too_long)} of {len(train)} training prompts reach max_length "
+                         f"{hp.max_length} tokens (e.g. {too_long[:3]}); raise max_length in configs/training/sft.yaml")
     peft_config = None
     if spec.initial_adapter:
         from peft import PeftModel

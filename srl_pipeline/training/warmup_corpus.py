@@ -60,7 +60,7 @@ MAX_PREVIOUS_STEPS = 5
 
 # The reasoning of a sample: one short sentence naming the species and the action (free text
 # here taught tiny models to ramble and never close the think).
-_THOUGHTS = (
+THOUGHTS = (
     "I am a {species}. I will {verb}.",
     "A {species} could {verb} now.",
     "To {verb} suits a {species}.",
@@ -142,7 +142,7 @@ def _random_state(sp: _SpeciesText, rng: random.Random) -> dict[str, Any]:
 
 def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
     action = step.split("** ", 1)[1].split("(", 1)[0]
-    return rng.choice(_THOUGHTS).format(species=sp.species, verb=action.replace("_", " "))
+    return rng.choice(THOUGHTS).format(species=sp.species, verb=action.replace("_", " "))
 
 
 def _lore(sp: _SpeciesText, rng: random.Random) -> str:

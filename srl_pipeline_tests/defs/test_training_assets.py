@@ -1,5 +1,7 @@
-"""base_models and srl_adapter through Dagster: the training entrypoint runs as a subprocess
-through Dagster Pipes, metrics come back, the adapter is promoted atomically, the checks run."""
+"""The training side through Dagster: base_models, srl_adapter -> rlvr_adapter -> model_evaluation
+(main job), the experiments job (SFT, RLVR-only, their evaluation) and the report. The training
+entrypoint runs as a subprocess through Dagster Pipes, metrics come back, adapters are promoted
+atomically, the checks run."""
 
 import json
 from pathlib import Path
@@ -24,11 +26,14 @@ def trained(tmp_path_factory):
     runner = Runner(make_resources(game, tmp / "artifacts"))
     base = runner.defs.resolve_job_def("build_base_models").execute_in_process(instance=runner.instance, raise_on_error=False)
     result = runner.run("zombie", job="main")
-    return runner, base, result, tmp / "artifacts"
+    experiments = runner.run("zombie", job="experiments")
+    report = runner.defs.resolve_job_def("experiment_report").execute_in_process(instance=runner.instance,
+                                                                                 raise_on_error=False)
+    return runner, base, result, tmp / "artifacts", experiments, report
 
 
 def test_base_models_are_built_per_tier_in_hf_format(trained):
-    runner, base, _, artifacts = trained
+    runner, base, _, artifacts, *_ = trained
     assert base.success
     for tier in TIERS:
         path = artifacts / "base_models" / tier
@@ -41,7 +46,7 @@ def test_base_models_are_built_per_tier_in_hf_format(trained):
 
 
 def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
-    runner, _, result, artifacts = trained
+    runner, _, result, artifacts, *_ = trained
     assert "srl_adapter" in materialized(result)
     adapter = artifacts / "srl_adapter" / "zombie"
     assert (adapter / "adapter_config.json").is_file() and (adapter / "metrics.json").is_file()
@@ -58,7 +63,7 @@ def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
 
 
 def test_checkpoints_belong_to_one_job(trained):
-    runner, _, _, artifacts = trained
+    runner, _, _, artifacts, *_ = trained
     from srl_pipeline.defs.training_assets import checkpoint_dir
 
     training = runner.defs.resources["training"]
@@ -70,3 +75,42 @@ def test_checkpoints_belong_to_one_job(trained):
     assert (same / "ckpt-2").is_dir()  # the run above checkpointed into its own job's folder
     assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, {**hp, "learning_rate": 1.0}, 2) != same
     assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 3) != same
+
+
+def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_split(trained):
+    runner, _, result, artifacts, *_ = trained
+    assert {"rlvr_adapter", "model_evaluation"} <= materialized(result), materialized(result)
+    metrics = json.loads((artifacts / "rlvr_adapter" / "zombie" / "metrics.json").read_text())
+    assert metrics["stage"] == "rlvr" and metrics["kl_reference"] == "initial_adapter"
+    spec = json.loads((artifacts / "rlvr_adapter" / "zombie" / "job_spec.json").read_text())
+    assert spec["initial_adapter"] == str(artifacts / "srl_adapter" / "zombie")
+    checks = check_results(result)
+    for name in ("rlvr_training_finite", "rlvr_kl_bounded", "rlvr_adapter_loads", "evaluation_complete"):
+        assert checks[name] is True, (name, checks)
+    assert "rlvr_success_not_below_srl" in checks and "evaluation_kl_within_target" in checks
+    evaluation = json.loads((artifacts / "model_evaluation" / "zombie.json").read_text())
+    dataset = json.loads((artifacts / "srl_dataset" / "zombie.json").read_text())
+    n_test = sum(1 for t in dataset["plan_tasks"] if t["split"] == "test")
+    assert evaluation["test_tasks"] == n_test > 0
+    assert set(evaluation["models"]) == {"base", "srl", "srl_rlvr"}
+    for r in evaluation["models"].values():
+        assert r["tasks"] == n_test and 0.0 <= r["success_greedy"] <= 1.0 and r["k"] == 2
+    assert evaluation["models"]["base"]["kl_to_base"] == 0.0
+    mat = runner.instance.get_latest_materialization_event(dg.AssetKey("model_evaluation")).asset_materialization
+    assert "comparison" in mat.metadata and "table" in mat.metadata and "weakness" in mat.metadata
+
+
+def test_experiments_and_the_report_stay_off_the_production_path(trained):
+    runner, _, main, artifacts, experiments, report = trained
+    assert not {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation"} & materialized(main)
+    assert {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation"} <= materialized(experiments)
+    assert experiments.success and report.success
+    rlvr_only = json.loads((artifacts / "rlvr_only_adapter" / "zombie" / "metrics.json").read_text())
+    assert rlvr_only["kl_reference"] == "base_model"
+    text = (artifacts / "report" / "report.md").read_text()
+    for label in ("Base", "SFT", "RLVR-only", "SRL", "SRL→RLVR", "| zombie |", "| average |"):
+        assert label in text
+    assert (artifacts / "report" / "zombie.png").is_file() and (artifacts / "report" / "average.png").is_file()
+    for job in ("main", "rules_refresh"):  # schedules and sensors run these: no experiments in them
+        keys = {k.to_user_string() for k in runner.defs.resolve_job_def(job).asset_layer.selected_asset_keys}
+        assert not keys & {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation", "experiment_report"}

@@ -108,7 +108,7 @@ def test_pipes_reporting_streams_steps_and_reports_the_materialization(tiny_mode
     assert entrypoint._main(spec.save(tmp_path / "spec.json"), entrypoint.PipesReporter(pipes)) == 0
     step_msgs = [m for m in pipes.messages if m["event"] == "step"]
     assert [m["step"] for m in step_msgs] == [1, 2]
-    assert any(msg.startswith("step 2/2 reward=") and "kl=" in msg and "tokens/s=" in msg for _, msg in pipes.lines)
+    assert any(msg.startswith("step 2/2 ") and "reward=" in msg and "kl=" in msg and "tokens/s=" in msg for _, msg in pipes.lines)
     (meta,) = pipes.materializations
     assert meta["status"] == "completed" and meta["global_step"] == 2
     assert "validation_reward_base" in meta and "validation_reward_trained" in meta

@@ -106,7 +106,10 @@ def run_once(kind: str, model_dir: Path, rows: list[dict], reward, hp: SRLHyperp
         trainer = SRLTrainer(**common, dynamic_sampling=(kind == "srl_ds"),
                              dynamic_sampling_epsilon=hp.dynamic_sampling_epsilon,
                              max_extra_generation_rounds=hp.max_extra_generation_rounds,
-                             kl_controller=AdaptiveKLController(hp.beta, hp.kl_target))
+                             kl_controller=AdaptiveKLController(hp.beta, hp.kl_target),
+                             # the same generation work as plain GRPO (the stop after the step line
+                             # shortens completions and would flatter the ratio)
+                             stop_after_step=False)
     trainer.remove_callback(PrinterCallback)
     started = time.perf_counter()
     trainer.train()

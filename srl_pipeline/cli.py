@@ -30,7 +30,15 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
-def run_main(species: list[str] | None = None) -> int:
+SUMMARY_KEYS = ("passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
+                "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
+                "validation_success_reference", "validation_success_trained", "kl_max", "filter_rate", "global_step",
+                "train_seconds", "test_tasks", "loss_last")
+
+
+def run_main(species: list[str] | None = None, parallel: int | None = None, experiments: bool = True) -> int:
+    """Base models once, then per species the production job (lore -> ... -> RLVR -> evaluation)
+    and then its experiments job (SFT, RLVR-only), ``parallel`` jobs at a time, then the report."""
     import dagster as dg
 
     from .defs.partitions import species_partitions
@@ -50,7 +58,7 @@ def run_main(species: list[str] | None = None) -> int:
     instance.add_dynamic_partitions(species_partitions.name, [s for s in targets if s not in existing])
     started = time.monotonic()
     if not _base_models_ready(defs):
-        print("== base models: building the tiers' base models (once; reused by later runs)")
+        print("== base models: building the tiers' base models (once; reused by later runs)", flush=True)
         t0 = time.monotonic()
         built = defs.resolve_job_def("build_base_models").execute_in_process(instance=instance, raise_on_error=False)
         for e in built.all_events:
@@ -61,41 +69,105 @@ def run_main(species: list[str] | None = None) -> int:
         if not built.success:
             print(f"   FAILED after {time.monotonic() - t0:.1f}s; see the run {built.run_id[:8]} in the UI", file=sys.stderr)
             return 1
-        print(f"   ok in {time.monotonic() - t0:.1f}s")
-    job = defs.resolve_job_def("main")
+        print(f"   ok in {time.monotonic() - t0:.1f}s", flush=True)
+
+    jobs = ("main", "experiments") if experiments else ("main",)
+    parallel = max(1, min(parallel or int(os.environ.get("SRL_PARALLEL_SPECIES", "2")), len(targets)))
+    print(f"== {len(targets)} species x jobs {', '.join(jobs)}; {parallel} jobs at a time", flush=True)
     failures = 0
-    for s in targets:
-        t0 = time.monotonic()
-        result = job.execute_in_process(instance=instance, partition_key=s, raise_on_error=False,
-                                        tags={"trigger": "srl-pipeline main"})
-        mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
-        checks = [e.event_specific_data for e in result.all_events
-                  if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        failed_checks = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
-                         if not c.passed and c.severity.value == "ERROR"]
-        warned = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
-                  if not c.passed and c.severity.value != "ERROR"]
-        status = "ok" if result.success and not failed_checks else "FAILED"
-        failures += status != "ok"
-        print(f"\n== {s}: {status} in {time.monotonic() - t0:.1f}s (run {result.run_id[:8]})")
-        for m in mats:
-            mat = m.event_specific_data.materialization
-            md = {k: v.value for k, v in mat.metadata.items() if k in (
-                "passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
-                "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
-                "kl_max", "filter_rate", "global_step", "train_seconds")}
-            print(f"   {mat.asset_key.to_user_string():22s} {md}")
-        print(f"   checks: {len(checks) - len(failed_checks) - len(warned)}/{len(checks)} passed" +
-              (f"; failed: {failed_checks}" if failed_checks else "") +
-              (f"; failed with severity WARN (reported, not blocking): {warned}" if warned else ""))
-        for e in result.all_events:
-            if e.event_type_value == "STEP_FAILURE":
-                print(f"   step failed: {e.step_key}: {e.event_specific_data.error.message.strip()[:600]}")
-    print(f"\n{len(targets) - failures}/{len(targets)} species succeeded in {time.monotonic() - started:.1f}s.")
+    if parallel == 1:
+        for s in targets:
+            for job in jobs:
+                ok, text = _run_job(s, job)
+                failures += not ok
+                print(text, flush=True)
+                if not ok:
+                    break
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # Jobs, not species, are the unit of work: a species' experiments job is queued as soon as
+        # its main job is done, so the workers stay busy until the last job. Each training
+        # subprocess runs on one thread: on a small machine two tiny-model jobs side by side beat
+        # one job on two threads.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=parallel, mp_context=ctx, initializer=_single_threaded) as pool:
+            pending = {pool.submit(_run_job, s, jobs[0]): (s, 0) for s in targets}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    s, i = pending.pop(future)
+                    ok, text = future.result()
+                    failures += not ok
+                    print(text, flush=True)
+                    if ok and i + 1 < len(jobs):
+                        pending[pool.submit(_run_job, s, jobs[i + 1])] = (s, i + 1)
+
+    if experiments:
+        report = defs.resolve_job_def("experiment_report").execute_in_process(instance=instance, raise_on_error=False)
+        if report.success:
+            path = Path(defs.resources["training"].artifacts_dir) / "report" / "report.md"
+            print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")
+            print(_table_from(path))
+            print(f"Report with every metric, plots and weakness reports: {path}")
+        else:
+            failures += 1
+            print(f"\n== report FAILED (run {report.run_id[:8]})", file=sys.stderr)
+    print(f"\n{len(targets) - min(failures, len(targets))}/{len(targets)} species succeeded in "
+          f"{time.monotonic() - started:.1f}s.")
     print(f"Artifacts: {defs.resources['artifacts'].base_dir}")
     print(f"Open the Dagster UI on these runs:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
           f".venv/bin/dagster dev -w workspace.yaml   (or: make ui)  then http://127.0.0.1:3000")
     return 1 if failures else 0
+
+
+def _single_threaded() -> None:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"  # inherited by training subprocesses
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _table_from(report: Path) -> str:
+    """The first table of the report (greedy success), as written."""
+    lines = report.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def _run_job(species: str, name: str) -> tuple[bool, str]:
+    """Run one job for one species on the persistent instance; (success, printable summary)."""
+    from .definitions import defs
+
+    instance = _instance()
+    t0 = time.monotonic()
+    result = defs.resolve_job_def(name).execute_in_process(
+        instance=instance, partition_key=species, raise_on_error=False, tags={"trigger": "srl-pipeline main"},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+    mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    failed = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
+              if not c.passed and c.severity.value == "ERROR"]
+    warned = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks
+              if not c.passed and c.severity.value != "ERROR"]
+    ok = result.success and not failed
+    out = [f"\n== {species} / {name}: {'ok' if ok else 'FAILED'} in {time.monotonic() - t0:.1f}s "
+           f"(run {result.run_id[:8]})"]
+    for m in mats:
+        mat = m.event_specific_data.materialization
+        md = {k: v.value for k, v in mat.metadata.items() if k in SUMMARY_KEYS}
+        md.update({k: round(v.value, 3) for k, v in mat.metadata.items()
+                   if k.endswith("/success_greedy") and isinstance(v.value, float)})
+        out.append(f"   {mat.asset_key.to_user_string():22s} {md}")
+    out.append(f"   checks: {len(checks) - len(failed) - len(warned)}/{len(checks)} passed" +
+               (f"; failed: {failed}" if failed else "") +
+               (f"; failed with severity WARN (reported, not blocking): {warned}" if warned else ""))
+    for e in result.all_events:
+        if e.event_type_value == "STEP_FAILURE":
+            out.append(f"   step failed: {e.step_key}: {e.event_specific_data.error.message.strip()[:600]}")
+    return ok, "\n".join(out)
 
 
 def _base_models_ready(defs) -> bool:
@@ -114,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     m = sub.add_parser("main", help="materialise every asset for every species")
     m.add_argument("--species", nargs="*", help="only these species (default: all)")
+    m.add_argument("--parallel", type=int, default=None,
+                   help="species trained side by side (default $SRL_PARALLEL_SPECIES or 2)")
+    m.add_argument("--no-experiments", action="store_true",
+                   help="skip the paper's baselines (SFT, RLVR-only) and the report")
     sub.add_parser("species", help="list the species the lore source knows")
     from .eval_command import add_arguments as add_eval_arguments
 
@@ -121,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     add_eval_arguments(e)
     args = ap.parse_args(argv)
     if args.command == "main":
-        return run_main(args.species)
+        return run_main(args.species, args.parallel, experiments=not args.no_experiments)
     if args.command == "eval":
         from .eval_command import run_eval
 

@@ -96,9 +96,9 @@ def sft_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, t
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
           deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
 def rlvr_only_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
-    """Experiment: RLVR from the base without SRL (the paper's RLVR baseline), same budget as SRL->RLVR."""
-    return train_adapter(context, training, training_backend, "rlvr_only_adapter", "rlvr",
-                         training.srl_max_steps + training.rlvr_max_steps)
+    """Experiment: RLVR from the base without SRL (the paper's RLVR baseline), as many RLVR steps
+    as the SRL->RLVR model's RLVR stage (its SRL stage is extra compute the baseline does not get)."""
+    return train_adapter(context, training, training_backend, "rlvr_only_adapter", "rlvr", training.rlvr_max_steps)
 
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", io_manager_key="artifacts",

@@ -46,13 +46,16 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
                        steps=m["global_step"])
 
     @dg.asset_check(**common, name=f"{prefix}_kl_bounded",
-                    description="KL to the reference model stayed within the bound at every step.")
+                    description="KL to the reference model stayed within the bound throughout training "
+                                "(mean of every window of consecutive steps; see srl_trainer.KL_WINDOW).")
     def kl_bounded(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
         m = _metrics(training, asset, context.partition_key)
-        kl_max = m.get("kl_max")
-        ok = kl_max is not None and kl_max <= training.kl_bound
-        return _result(ok, f"max KL to the {m.get('kl_reference', 'base_model')} {kl_max} (bound {training.kl_bound})",
-                       kl_max=kl_max if kl_max is not None else -1.0)
+        kl = m.get("kl_window_max")
+        ok = kl is not None and kl <= training.kl_bound
+        return _result(ok, f"KL to the {m.get('kl_reference', 'base_model')}: max {m.get('kl_window')}-step mean {kl}, "
+                           f"max single step {m.get('kl_max')} (bound {training.kl_bound})",
+                       kl_window_max=kl if kl is not None else -1.0,
+                       kl_max=m["kl_max"] if m.get("kl_max") is not None else -1.0)
 
     @dg.asset_check(**common, name=f"{prefix}_adapter_loads",
                     description="The adapter loads through PEFT on its base model and generates.")

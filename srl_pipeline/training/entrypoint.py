@@ -45,7 +45,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC, EXIT_KL_BOUND, EXIT_TIME_LIMIT = 0, 1, 2, 3
 # Summary keys reported as materialization metadata (the full history stays in metrics.json).
 MATERIALIZATION_KEYS = (
     "status", "global_step", "max_steps", "validation_reward_base", "validation_reward_trained", "reward_mean_last",
-    "kl_last", "kl_max", "kl_target", "beta_final", "filter_rate", "extra_generations", "extra_generation_cost",
+    "kl_last", "kl_max", "kl_window_max", "kl_target", "beta_final", "filter_rate", "extra_generations", "extra_generation_cost",
     "generations_per_kept_group", "padded_groups", "tokens_per_s_mean", "train_seconds", "resumed_from",
     "adapter_dir", "species", "tier", "stage", "validation_success_reference", "validation_success_trained",
     "kl_reference", "loss_first", "loss_last",

@@ -252,3 +252,12 @@ def test_srl_reward_function_reads_the_target_column():
     good = '<think>scare it</think>\n' + STEP.format(n=1, i=0)
     assert srl([good, "no think tag"], target=[STEP.format(n=1, i=0)] * 2) == [1.0, -1.0]
     assert srl([[{"role": "assistant", "content": good}]], target=[STEP.format(n=1, i=0)]) == [1.0]
+
+
+def test_kl_bound_is_checked_on_window_means_so_one_estimator_spike_is_not_drift():
+    from srl_pipeline.training.srl_trainer import _window_max
+
+    assert _window_max([0.05, 0.05, 0.58, 0.05], 3) == pytest.approx(0.68 / 3)    # a spike: 0.227, still > 0.1
+    assert _window_max([0.02, 0.02, 0.2, 0.02, 0.02], 3) == pytest.approx(0.08)    # diluted under the bound
+    assert _window_max([0.12, 0.13, 0.14], 3) == pytest.approx(0.13)               # a drift is caught
+    assert _window_max([0.3], 3) == 0.3 and _window_max([], 3) is None

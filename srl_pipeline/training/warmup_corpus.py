@@ -24,14 +24,17 @@ deterministically for a seed, and holds two kinds of texts:
        <think>I am a vampire. I will move.</think>
        2. **Bat, mist and man** move(to=crypt) | "..."
 
-   Everything in a sample is *random*: the goal is drawn from the species' goals, the encounter
-   state from each variable's domain, and every step (the previous ones and the answer) is an
-   action drawn uniformly from the catalogue with each argument drawn from its allowed values, a
-   title and a line from the species' lore (the action's ``example_line`` passages when it has
-   some, else any of the species' example lines). No simulator and no solver are involved: the
-   steps are well-formed and in voice but unrelated to the goal and the state (usually illegal or
-   pointless), and never a goal-reaching expert plan. The reasoning is one short template
-   sentence naming the species and the action; it never mentions the goal.
+   The goal is drawn from the species' goals and the encounter state from each variable's domain;
+   the steps (the previous ones and the answer) are a random *legal walk* from that state: each
+   step is a catalogue call the simulator accepts where it is taken (line length included), with
+   a title and a line from the species' lore (the action's ``example_line`` passages when it has
+   some, else any of the species' example lines), and no step reaches the goal (a walk that could
+   only continue by reaching it falls back to a random, usually illegal, call). So the base model
+   learns which moves the rules allow, like a pretrained model that has read the game's manual,
+   but never sees a plan that reaches a goal: random legal walks of 8 steps reach the goal in 1%
+   (lich) to 23% (vampire) of the held-out scenarios, and the corpus removes even those endings.
+   The reasoning is one short template sentence naming the species and the action; it never
+   mentions the goal.
 
 Samples are the length of real SRL prompts (about 500-700 tokens) so the warm-up covers the
 positions the base model will see. Lore that looks like prompt injection
@@ -51,6 +54,7 @@ from ..collaboration.prompts import STEP_FORMAT_EXAMPLE, describe_lore, describe
 from ..game.lore import Passage
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
+from ..game.simulator import Simulator
 from ..game.sources import FileLoreSource, GameFiles
 from ..game.steps import Step, format_step
 
@@ -150,13 +154,41 @@ def _lore(sp: _SpeciesText, rng: random.Random) -> str:
     return describe_lore(p.to_dict() for p in chosen)
 
 
+def _legal_step(sp: _SpeciesText, sim: Simulator, state: dict[str, Any], goal: str, number: int,
+                rng: random.Random) -> str | None:
+    """A random step that is legal in ``state`` (the simulator says so, line included) and does
+    NOT reach ``goal``; applied to ``state``. None when there is no such step."""
+    calls = sim.all_calls()
+    rng.shuffle(calls)
+    check = sim.goal_check(goal)
+    for call in calls:
+        options = sp.lines_by_action.get(call.action) or sp.all_lines
+        title, line = rng.choice(options) if options else (call.action.replace("_", " ").capitalize(), "...")
+        after = dict(state)
+        if not sim.apply(after, number, call.action, call.args, line, []) or check.success(after, {}):
+            continue
+        state.clear()
+        state.update(after)
+        return format_step(Step(number, title, call.action, tuple(call.args.items()), line))
+    return None
+
+
 def srl_sample(sp: _SpeciesText, rng: random.Random) -> str:
-    """An SRL prompt with a random goal, state and previous steps, then a think and ONE random step."""
+    """An SRL prompt with a random goal, state and previous steps, then a think and ONE step.
+
+    The steps are a random *legal* walk from the random state (each step legal where it is taken,
+    none reaching the goal), so the base model learns the format, the voices and which moves the
+    rules allow, but never a plan that reaches a goal. Where the walk gets stuck, the remaining
+    steps are random catalogue calls (usually illegal)."""
     goal = rng.choice(sorted(sp.ruleset.goals))
-    scenario = Scenario("warmup", sp.species, "train", goal, _random_state(sp, rng), sp.ruleset.version, [], 0)
+    sim = Simulator(sp.ruleset)
+    state = _random_state(sp, rng)
+    scenario = Scenario("warmup", sp.species, "train", goal, dict(state), sp.ruleset.version, [], 0)
     k = rng.randint(0, MAX_PREVIOUS_STEPS)
-    previous = [random_step(sp, i, rng) for i in range(1, k + 1)]
-    step = random_step(sp, k + 1, rng)
+    steps: list[str] = []
+    for number in range(1, k + 2):
+        steps.append(_legal_step(sp, sim, state, goal, number, rng) or random_step(sp, number, rng))
+    previous, step = steps[:-1], steps[-1]
     prompt = srl_prompt(describe_scenario(scenario, sp.ruleset), _lore(sp, rng), previous)
     return f"{prompt}\n<think>{_thought(sp, step, rng)}</think>\n{step}"
 

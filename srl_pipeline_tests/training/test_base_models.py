@@ -138,3 +138,27 @@ def test_builtin_tiers_decrease_in_size():
 def test_resolve_base_model(tmp_path):
     assert resolve_base_model("builtin", "silver", tmp_path) == str(tmp_path / "silver")
     assert resolve_base_model("Qwen/Qwen2.5-3B-Instruct", "silver", tmp_path) == "Qwen/Qwen2.5-3B-Instruct"
+
+
+def test_warmup_steps_are_legal_where_taken_and_never_reach_the_goal():
+    import random
+
+    from srl_pipeline.game.simulator import Simulator
+    from srl_pipeline.training.warmup_corpus import _legal_step, _load, _random_state
+
+    rng = random.Random(5)
+    for sp in _load(GAME):
+        sim = Simulator(sp.ruleset)
+        for _ in range(20):
+            goal = rng.choice(sorted(sp.ruleset.goals))
+            state = _random_state(sp, rng)
+            before = dict(state)
+            step = _legal_step(sp, sim, state, goal, 1, rng)
+            if step is None:
+                assert state == before          # stuck: nothing applied
+                continue
+            parsed = parse_step(step)
+            replay = dict(before)
+            assert sim.apply(replay, 1, parsed.action, parsed.args_dict, parsed.line, [])   # legal here
+            assert replay == state                                                          # and applied
+            assert not sim.goal_check(goal).success(state, {})                              # no goal reached

@@ -10,7 +10,7 @@ import dagster as dg
 from ..game.documents import content_hash
 from ..training.job_spec import TrainingJobSpec
 from .partitions import species_partitions
-from .resources import GameDataResource, TrainingSettings
+from .resources import CollaborationResource, GameDataResource, TrainingSettings
 from .shared import species_key
 from .training_backend import TrainingBackend, promote, staged_output
 
@@ -23,14 +23,15 @@ BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
                         kinds={"pytorch"}, code_version="1") for key in BASE_MODEL_KEYS],
     can_subset=False,
 )
-def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, training: TrainingSettings):
+def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, training: TrainingSettings,
+                collaboration: CollaborationResource):
     """Per tier, a hub id / path from the profile, or `builtin`: a tokenizer trained on the game's
     text and Qwen2-architecture models of decreasing size, warmed up on the step format and the
     voices (never on goal-reaching plans), saved in Hugging Face format."""
     builtin = [t for t in TIERS if training.base_models.get(t, "builtin") == "builtin"]
     infos = {}
     if builtin:
-        from ..training.base_models import BUILTIN_TIERS, build_builtin_base_models
+        from ..training.base_models import BUILTIN_TIERS, WarmupSettings, build_builtin_base_models
 
         out = Path(training.artifacts_dir) / "base_models"
         started = time.monotonic()
@@ -38,8 +39,10 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
         for t, sizes in (training.builtin_tiers or {}).items():
             if t in specs:
                 specs[t] = replace(specs[t], **sizes)
+        # the warm-up samples carry as much lore as the SRL prompts will (the retriever's count)
         infos = build_builtin_base_models(Path(game_data.root), out, specs,
-                                          seed=training.seed, warmup_steps=training.warmup_steps)
+                                          seed=training.seed, warmup_steps=training.warmup_steps,
+                                          settings=WarmupSettings(lore_passages=collaboration.lore_passages))
         context.log.info(f"built {sorted(infos)} in {time.monotonic() - started:.1f}s")
     for tier in TIERS:
         key = dg.AssetKey(["base_models", tier])

@@ -95,6 +95,7 @@ class WarmupSettings:
     lr_warmup_steps: int = 10       # linear ramp, then cosine decay to 10% of lr
     grad_clip: float = 1.0
     corpus_texts: int = 3000
+    lore_passages: int = 3          # lore per SRL sample: the retriever's count (collaboration.lore_passages)
     threads: int = 1                # torch intra-op threads during the warm-up (restored after)
 
 
@@ -317,7 +318,7 @@ def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, T
     ws = settings or WarmupSettings()
     tiers = dict(BUILTIN_TIERS if tiers is None else tiers)
     out_dir = Path(out_dir)
-    corpus = warmup_corpus(game_root, seed, ws.corpus_texts)
+    corpus = warmup_corpus(game_root, seed, ws.corpus_texts, ws.lore_passages)
     tokenizer = build_tokenizer(game_texts(game_root) + corpus, vocab_size)
     rows = _rows(corpus, tokenizer)
     infos: dict[str, BaseModelInfo] = {}

@@ -16,7 +16,7 @@ deterministically for a seed, and holds two kinds of texts:
        Goal: strike_bargain: ...
        Encounter state: combat=False; ...; time=dusk; trust=2
        Lore:
-       - [voice] ...                                  (6 random passages of the species)
+       - [voice] ...                                  (as many random passages of the species as the retriever returns)
        Steps so far:
        1. **Speak of the night** converse(topic=the_night) | "..."   (0 to 5 random steps)
        Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
@@ -59,7 +59,7 @@ from ..game.sources import FileLoreSource, GameFiles
 from ..game.steps import Step, format_step
 
 LORE_FRACTION = 0.1
-LORE_PASSAGES = 6
+LORE_PASSAGES = 3   # default; the base_models asset passes the profile's collaboration.lore_passages
 MAX_PREVIOUS_STEPS = 5
 
 # The reasoning of a sample: one short sentence naming the species and the action (free text
@@ -149,8 +149,8 @@ def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
     return rng.choice(THOUGHTS).format(species=sp.species, verb=action.replace("_", " "))
 
 
-def _lore(sp: _SpeciesText, rng: random.Random) -> str:
-    chosen = rng.sample(sp.passages, min(LORE_PASSAGES, len(sp.passages)))
+def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:
+    chosen = rng.sample(sp.passages, min(k, len(sp.passages)))
     return describe_lore(p.to_dict() for p in chosen)
 
 
@@ -173,7 +173,7 @@ def _legal_step(sp: _SpeciesText, sim: Simulator, state: dict[str, Any], goal: s
     return None
 
 
-def srl_sample(sp: _SpeciesText, rng: random.Random) -> str:
+def srl_sample(sp: _SpeciesText, rng: random.Random, lore_passages: int = LORE_PASSAGES) -> str:
     """An SRL prompt with a random goal, state and previous steps, then a think and ONE step.
 
     The steps are a random *legal* walk from the random state (each step legal where it is taken,
@@ -189,11 +189,11 @@ def srl_sample(sp: _SpeciesText, rng: random.Random) -> str:
     for number in range(1, k + 2):
         steps.append(_legal_step(sp, sim, state, goal, number, rng) or random_step(sp, number, rng))
     previous, step = steps[:-1], steps[-1]
-    prompt = srl_prompt(describe_scenario(scenario, sp.ruleset), _lore(sp, rng), previous)
+    prompt = srl_prompt(describe_scenario(scenario, sp.ruleset), _lore(sp, rng, lore_passages), previous)
     return f"{prompt}\n<think>{_thought(sp, step, rng)}</think>\n{step}"
 
 
-def warmup_corpus(game_root: Path, seed: int, n: int) -> list[str]:
+def warmup_corpus(game_root: Path, seed: int, n: int, lore_passages: int = LORE_PASSAGES) -> list[str]:
     """``n`` warm-up texts (lore passages and SRL-format samples with one random step), the same
     list for the same game data and seed. See the module docstring."""
     species = _load(game_root)
@@ -202,9 +202,9 @@ def warmup_corpus(game_root: Path, seed: int, n: int) -> list[str]:
     for _ in range(n):
         sp = rng.choice(species)
         if sp.passages and rng.random() < LORE_FRACTION:
-            texts.append(f"Lore:\n{_lore(sp, rng)}")
+            texts.append(f"Lore:\n{_lore(sp, rng, lore_passages)}")
         else:
-            texts.append(srl_sample(sp, rng))
+            texts.append(srl_sample(sp, rng, lore_passages))
     return texts
 
 

@@ -105,7 +105,7 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
                         pending[pool.submit(_run_job, s, jobs[i + 1])] = (s, i + 1)
 
     if experiments:
-        report = defs.resolve_job_def("experiment_report").execute_in_process(instance=instance, raise_on_error=False)
+        report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
         if report.success:
             path = Path(defs.resources["training"].artifacts_dir) / "report" / "report.md"
             print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")

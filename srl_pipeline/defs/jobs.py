@@ -23,7 +23,7 @@ experiments_job = dg.define_asset_job(
 )
 
 report_job = dg.define_asset_job(
-    "experiment_report", selection=REPORT,
+    "report", selection=REPORT,
     description="The paper-style table and plots over every evaluated species (artifacts/report/).",
 )
 

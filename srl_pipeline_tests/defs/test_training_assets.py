@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     base = runner.defs.resolve_job_def("build_base_models").execute_in_process(instance=runner.instance, raise_on_error=False)
     result = runner.run("zombie", job="main")
     experiments = runner.run("zombie", job="experiments")
-    report = runner.defs.resolve_job_def("experiment_report").execute_in_process(instance=runner.instance,
+    report = runner.defs.resolve_job_def("report").execute_in_process(instance=runner.instance,
                                                                                  raise_on_error=False)
     return runner, base, result, tmp / "artifacts", experiments, report
 

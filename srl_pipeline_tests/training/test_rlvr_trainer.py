@@ -154,10 +154,10 @@ def test_the_kl_reference_is_the_srl_adapter_not_the_base(tiny_model_dir, tmp_pa
 
     from srl_pipeline.training.base_models import load_base_model
 
-    def logps(model):
+    def logps(model):  # TRL scores log-probs at the sampling temperature, for the policy and the reference
         with torch.no_grad():
             logits = model(input_ids=torch.cat([prompt_ids, completion_ids], 1)).logits[:, -4:-1]
-        return torch.log_softmax(logits, -1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+        return torch.log_softmax(logits / trainer.temperature, -1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
 
     base, _ = load_base_model(str(tiny_model_dir))
     srl = PeftModel.from_pretrained(load_base_model(str(tiny_model_dir))[0], str(adapter))

@@ -280,7 +280,7 @@ def format_summary(m: dict[str, Any]) -> str:
     else:
         lines.append("  step similarity    — (no scenario carries expert_steps)")
     lines += [
-        f"  format errors      {_pct(m['format_error_rate'])} of {m.get('turns', 0)} turns",
+        f"  format errors      {_pct(m['format_error_rate'])} of {m.get('turns', 0)} greedy turns (plans and expert steps)",
         f"  KL to base         {_num(m['kl_to_base'], 4)} per token",
         "  outcomes           " + ", ".join(f"{o} {c}" for o, c in m["outcomes"].items()),
     ]

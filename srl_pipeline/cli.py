@@ -107,10 +107,12 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if experiments:
         report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
         if report.success:
-            path = Path(defs.resources["training"].artifacts_dir) / "report" / "report.md"
+            from .training.report import TABLE_MODELS, collect_results, results_table
+
+            artifacts = Path(defs.resources["training"].artifacts_dir)
             print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")
-            print(_table_from(path))
-            print(f"Report with every metric, plots and weakness reports: {path}")
+            print(results_table(collect_results(artifacts), TABLE_MODELS))
+            print(f"Report with every metric, plots and weakness reports: {artifacts / 'report' / 'report.md'}")
         else:
             failures += 1
             print(f"\n== report FAILED (run {report.run_id[:8]})", file=sys.stderr)
@@ -127,14 +129,6 @@ def _single_threaded() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def _table_from(report: Path) -> str:
-    """The first table of the report (greedy success), as written."""
-    lines = report.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    return "\n".join(lines[start:end]) + "\n"
 
 
 def _run_job(species: str, name: str) -> tuple[bool, str]:

@@ -30,14 +30,10 @@ from typing import Any
 from .artifacts import atomic_write_json, read_json
 from .game.errors import GameDataError, Problem
 from .game.names import validate_species_name
+from .training.evaluation import MODEL_ADAPTER_ASSETS
 
 ARTIFACTS_ENV = "SRL_ARTIFACTS_DIR"
 MODELS = ("srl_rlvr", "srl", "base", "sft", "rlvr_only")
-# model name -> the adapter asset it is stored as (artifacts/<asset>/<species>/); base has none
-MODEL_ASSETS: dict[str, str | None] = {
-    "base": None, "sft": "sft_adapter", "rlvr_only": "rlvr_only_adapter", "srl": "srl_adapter",
-    "srl_rlvr": "rlvr_adapter",
-}
 TIERS = ("bronze", "silver", "gold")
 EXIT_BAD_INPUT = 2
 
@@ -236,8 +232,8 @@ def resolve_models(args: argparse.Namespace, artifacts: Path, profile=None) -> t
         else:
             base = ident
     adapter = args.adapter
-    if not adapter and MODEL_ASSETS[args.model]:
-        adapter = str(artifacts / MODEL_ASSETS[args.model] / args.species)
+    if not adapter and MODEL_ADAPTER_ASSETS[args.model]:
+        adapter = str(artifacts / MODEL_ADAPTER_ASSETS[args.model] / args.species)
     if adapter and not (Path(adapter) / "adapter_config.json").is_file():
         raise EvalInputError(f"no PEFT adapter at {adapter} (adapter_config.json missing): train the "
                              f"{args.model} model with `srl-pipeline main --species {args.species}`, or pass "

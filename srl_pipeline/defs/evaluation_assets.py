@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from ..game.documents import content_hash
+from ..training.evaluation import MODEL_ADAPTER_ASSETS, TABLE_MODELS
+from ..training.report import METRICS as REPORT_METRICS, write_report
 from .game_checks import _result
 from .partitions import species_partitions
 from .resources import EvaluationSettings, TrainingSettings
@@ -16,10 +18,9 @@ from .training_assets import adapter_dir, base_model_location, train_adapter
 from .training_backend import TrainingBackend
 from .training_checks import health_checks
 
-PRODUCTION_MODELS = {"base": None, "srl": "srl_adapter", "srl_rlvr": "rlvr_adapter"}
-EXPERIMENT_MODELS = {"sft": "sft_adapter", "rlvr_only": "rlvr_only_adapter"}
-TABLE_MODELS = ["base", "sft", "rlvr_only", "srl", "srl_rlvr"]       # the paper's Table 1 order
-SHOWN = ("success_greedy", "success_avg_k", "step_similarity", "format_error_rate", "kl_to_base")
+PRODUCTION_MODELS = {m: MODEL_ADAPTER_ASSETS[m] for m in ("base", "srl", "srl_rlvr")}
+EXPERIMENT_MODELS = {m: MODEL_ADAPTER_ASSETS[m] for m in ("sft", "rlvr_only")}
+SHOWN = tuple(metric for metric, _ in REPORT_METRICS)
 
 
 def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettings, evaluation: EvaluationSettings,
@@ -114,8 +115,6 @@ def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingS
 def experiment_report(context: dg.AssetExecutionContext, training: TrainingSettings) -> dg.MaterializeResult:
     """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
     over every species evaluated so far, with the plots, written to artifacts/report/."""
-    from ..training.report import write_report
-
     report = write_report(Path(training.artifacts_dir))
     return dg.MaterializeResult(
         data_version=dg.DataVersion(content_hash(report["results"])[:16]),

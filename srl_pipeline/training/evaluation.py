@@ -31,12 +31,18 @@ from .plan_rollout import OUTCOMES, PlanRollout, PlanTask
 from .rewards import FORMAT_PENALTY, extract_step, step_similarity
 
 __all__ = [
-    "EvalSettings", "MODEL_LABELS", "PERCENT_METRICS", "comparison_plot", "evaluate_model", "evaluate_models",
+    "EvalSettings", "MODEL_ADAPTER_ASSETS", "MODEL_LABELS", "PERCENT_METRICS", "TABLE_MODELS", "comparison_plot", "evaluate_model", "evaluate_models",
     "kl_to_reference", "load_model", "results_table", "summarize_rollouts", "summarize_steps",
 ]
 
 # Display names, in the paper's Table 1 order.
 MODEL_LABELS = {"base": "Base", "sft": "SFT", "rlvr_only": "RLVR-only", "srl": "SRL", "srl_rlvr": "SRL→RLVR"}
+TABLE_MODELS = list(MODEL_LABELS)
+# Where each model's adapter is stored (artifacts/<asset>/<species>/); the base has none.
+MODEL_ADAPTER_ASSETS: dict[str, str | None] = {
+    "base": None, "sft": "sft_adapter", "rlvr_only": "rlvr_only_adapter", "srl": "srl_adapter",
+    "srl_rlvr": "rlvr_adapter",
+}
 # Metrics in [0, 1] shown as percentages by results_table; the others are shown as numbers.
 PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "step_similarity", "format_error_rate"})
 MAX_EXAMPLES = 3

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import atomic_write_json
-from .evaluation import MODEL_LABELS, comparison_plot, results_table
+from .evaluation import MODEL_LABELS, TABLE_MODELS, comparison_plot, results_table
 
-TABLE_MODELS = ["base", "sft", "rlvr_only", "srl", "srl_rlvr"]
 SOURCES = ("model_evaluation", "experiment_evaluation")
 METRICS = (("success_greedy", "Full-plan success, greedy (%)"),
            ("success_avg_k", "Full-plan success, avg@k sampled at temperature 1.0 (%)"),

@@ -26,12 +26,13 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from trl.trainer.utils import use_adapter
 
 from ..game.rules import ruleset_from_artifact
+from .generation import render_prompts
 from .job_spec import TrainingJobSpec
 from .plan_rollout import PlanRollout, PlanTask, rollout_plans
 from .srl_trainer import Reporter, SRLHyperparameters, SRLTrainer, resolve_hyperparameters, run_grpo_job
@@ -43,6 +44,7 @@ CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "training" / "rl
 class RLVRHyperparameters(SRLHyperparameters):
     """SRL's knobs plus the plan rollout's."""
 
+    label: ClassVar[str] = "RLVR"
     max_plan_steps: int = 8               # turns per plan before it counts as unfinished
     progress_credit: float = 0.0          # see plan_reward; 0 = outcome only
     validation_tasks: int = 16            # validation scenarios scored (greedy plans) before/after
@@ -103,11 +105,10 @@ class RLVRTrainer(SRLTrainer):
 
         groups = self._rollout(task_ids)
         scored = list(groups)
-        stats = {"scored_groups": n_groups, "dropped_groups": 0, "extra_generations": 0, "extra_rounds": 0,
-                 "padded_groups": 0}
-        kept = [g for g in groups if informative(g)] if self.dynamic_sampling else list(groups)
-        stats["dropped_groups"] = n_groups - len(kept) if self.dynamic_sampling else \
-            sum(not informative(g) for g in groups)
+        useful = [informative(g) for g in groups]
+        stats = {"scored_groups": n_groups, "dropped_groups": useful.count(False), "extra_generations": 0,
+                 "extra_rounds": 0, "padded_groups": 0}
+        kept = [g for g, ok in zip(groups, useful) if ok] if self.dynamic_sampling else list(groups)
         rounds = 0
         while self.dynamic_sampling and len(kept) < n_groups and rounds < self.max_extra_generation_rounds:
             rounds += 1
@@ -166,8 +167,6 @@ class RLVRTrainer(SRLTrainer):
             completions.append(completions[i])
             advantages.append(0.0)
             masked.append(True)
-        from .generation import render_prompts
-
         side = tok.padding_side
         tok.padding_side = "left"
         try:

@@ -23,18 +23,18 @@ import math
 import os
 import time
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
-import yaml
 from trl import SFTConfig
 from trl import SFTTrainer as _TRLSFTTrainer
 
 from ..artifacts import atomic_write_json
 from ..game.steps import parse_step
 from .checkpoints import CheckpointManager, CheckpointTriggerCallback, save_trainer_checkpoint
+from .hyperparameters import Hyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
 from .srl_trainer import (
     LORA_TARGETS, STATUS_COMPLETED, STATUS_TIME_LIMIT, Reporter, TimeLimitReached, _load_model, _num,
@@ -50,8 +50,10 @@ TERMINAL_STATUSES = (STATUS_COMPLETED,)
 # Hyperparameters
 # ------------------------------------------------------------------------------------------------
 @dataclass
-class SFTHyperparameters:
+class SFTHyperparameters(Hyperparameters):
     """Every knob of an SFT run; ``configs/training/sft.yaml`` holds the per-profile values."""
+
+    label: ClassVar[str] = "SFT"
 
     learning_rate: float = 1e-3
     lr_scheduler_type: str = "constant"
@@ -74,37 +76,21 @@ class SFTHyperparameters:
     validation_batch_size: int = 8
     torch_threads: int | None = None      # None: torch's default (all cores)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SFTHyperparameters":
-        data = {k: v for k, v in dict(data).items() if k != "profile"}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown SFT hyperparameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        hp = cls(**data)
-        if hp.prompt_format not in ("auto", "text", "chat"):
+    def validate(self) -> None:
+        if self.prompt_format not in ("auto", "text", "chat"):
             raise ValueError("prompt_format must be auto, text or chat")
-        if hp.batch_size < 1 or hp.micro_batch_size < 1:
+        if self.batch_size < 1 or self.micro_batch_size < 1:
             raise ValueError("batch_size and micro_batch_size must be >= 1")
-        return hp
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def load_sft_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
     """The hyperparameters of a profile in ``configs/training/sft.yaml`` (top-level key per profile)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if profile not in data or not isinstance(data[profile], dict):
-        raise KeyError(f"no SFT training profile {profile!r} in {path} (have {sorted(data)})")
-    return dict(data[profile])
+    return load_profile_config(profile, path)
 
 
 def resolve_sft_hyperparameters(spec_hp: dict[str, Any]) -> SFTHyperparameters:
     """The spec's hyperparameters over the named profile (``profile`` key, default ``local``)."""
-    spec_hp = dict(spec_hp or {})
-    base = load_sft_config(spec_hp.get("profile", "local"))
-    return SFTHyperparameters.from_dict({**base, **spec_hp})
+    return resolve(spec_hp, SFTHyperparameters, CONFIG_PATH)
 
 
 # ------------------------------------------------------------------------------------------------

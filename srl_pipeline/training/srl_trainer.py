@@ -32,12 +32,11 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
-import yaml
 from transformers import TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import nanstd
@@ -45,6 +44,7 @@ from trl.trainer.utils import nanstd
 from ..artifacts import atomic_write_json
 from .checkpoints import CheckpointManager, CheckpointTriggerCallback, save_trainer_checkpoint
 from .generation import add_step_stop, cut_after_step, generate_steps
+from .hyperparameters import Hyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
 from .rewards import srl_reward
 
@@ -66,8 +66,10 @@ _RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "tool_mask": 1, 
 # Hyperparameters
 # ------------------------------------------------------------------------------------------------
 @dataclass
-class SRLHyperparameters:
+class SRLHyperparameters(Hyperparameters):
     """Every knob of an SRL run; ``configs/training/srl.yaml`` holds the per-profile values."""
+
+    label: ClassVar[str] = "SRL"
 
     learning_rate: float = 1e-4
     lr_scheduler_type: str = "constant"
@@ -108,17 +110,6 @@ class SRLHyperparameters:
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
     torch_threads: int | None = None      # None: torch's default (all cores)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        data = {k: v for k, v in dict(data).items() if k != "profile"}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: {sorted(known)}")
-        hp = cls(**data)
-        hp.validate()
-        return hp
-
     def validate(self) -> None:
         if self.num_generations < 2:
             raise ValueError("num_generations must be >= 2 (GRPO needs a group)")
@@ -129,24 +120,14 @@ class SRLHyperparameters:
         if self.prompt_format not in ("auto", "text", "chat"):
             raise ValueError("prompt_format must be auto, text or chat")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def load_srl_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
-    """The hyperparameters of a profile in ``configs/training/<stage>.yaml`` (top-level key per profile)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if profile not in data or not isinstance(data[profile], dict):
-        raise KeyError(f"no training profile {profile!r} in {path} (have {sorted(data)})")
-    return dict(data[profile])
+    """The hyperparameters of a profile in ``configs/training/srl.yaml`` (top-level key per profile)."""
+    return load_profile_config(profile, path)
 
 
 def resolve_hyperparameters(spec_hp: dict[str, Any], cls: type = SRLHyperparameters, path: Path = CONFIG_PATH):
     """The spec's hyperparameters over the named profile of ``path`` (``profile`` key, default ``local``)."""
-    spec_hp = dict(spec_hp or {})
-    base = load_srl_config(spec_hp["profile"], path) if "profile" in spec_hp else \
-        load_srl_config("local", path) if Path(path).is_file() else {}
-    return cls.from_dict({**base, **spec_hp})
+    return resolve(spec_hp, cls, path)
 
 
 # ------------------------------------------------------------------------------------------------

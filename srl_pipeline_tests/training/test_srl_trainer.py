@@ -242,7 +242,7 @@ def test_profiles_hold_the_paper_values_on_aws_and_tiny_values_locally():
         SRLHyperparameters.from_dict(load_srl_config(name))            # every profile is valid
     hp = resolve_hyperparameters({"profile": "aws", "lora_r": 4})
     assert hp.lora_r == 4 and hp.learning_rate == 5e-7
-    with pytest.raises(ValueError, match="unknown SRLHyperparameters field"):
+    with pytest.raises(ValueError, match="unknown SRL hyperparameter"):
         resolve_hyperparameters({"learnin_rate": 1.0})
     with pytest.raises(ValueError, match="beta"):
         resolve_hyperparameters({"beta": 0.0})

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import PROJECT_ROOT
+from .core.profiles import PROJECT_ROOT
 
 
 def _instance():
@@ -168,7 +168,7 @@ def _base_models_ready(defs) -> bool:
     """Built-in base models are built once; hub ids and paths need no build."""
     from pathlib import Path
 
-    from .defs.training_assets import TIERS, base_model_location
+    from .defs.training.assets import TIERS, base_model_location
 
     training = defs.resources["training"]
     return all(training.base_models.get(t, "builtin") != "builtin"

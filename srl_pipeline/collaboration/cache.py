@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..artifacts import atomic_write_json
-from ..game.documents import content_hash
+from ..core.atomic import atomic_write_json
+from ..core.hashing import content_hash
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 from .prompts import PROMPT_VERSION

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .documents import content_hash, read_yaml
+from ..core.hashing import content_hash
+from .documents import read_yaml
 from .errors import GameDataError, ProblemLog
 from .names import IDENTIFIER, SPECIES_NAME
 

@@ -15,7 +15,8 @@ from typing import Any, Iterable
 from .conditions import (
     VAR_TYPES, Condition, ConditionParser, Effect, VarSpec, allowed_values, compile_effect,
 )
-from .documents import content_hash, read_yaml
+from ..core.hashing import content_hash
+from .documents import read_yaml
 from .errors import GameDataError, ProblemLog
 from .names import IDENTIFIER, SPECIES_NAME
 

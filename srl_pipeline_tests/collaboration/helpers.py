@@ -8,7 +8,7 @@ from srl_pipeline.game.lore_index import LoreIndex
 from srl_pipeline.game.rules import RuleSet
 from srl_pipeline.game.scenarios import ScenarioSpec, generate_scenarios
 from srl_pipeline.game.sources import FileLoreSource, GameFiles
-from srl_pipeline.settings import PROJECT_ROOT
+from srl_pipeline.core.profiles import PROJECT_ROOT
 
 GAME = PROJECT_ROOT / "configs" / "game"
 

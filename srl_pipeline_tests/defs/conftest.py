@@ -9,8 +9,8 @@ import pytest
 
 from srl_pipeline.definitions import build_definitions, build_resources
 from srl_pipeline.defs.partitions import species_partitions
-from srl_pipeline.defs.resources import GameDataResource
-from srl_pipeline.settings import PROJECT_ROOT, Profile, load_profile
+from srl_pipeline.defs.game.resources import GameDataResource
+from srl_pipeline.core.profiles import PROJECT_ROOT, Profile, load_profile
 
 GAME_SRC = PROJECT_ROOT / "configs" / "game"
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from srl_pipeline.defs.automation import lore_change_sensor, nightly_schedule, rules_change_sensor
+from srl_pipeline.defs.automation.schedules import nightly_schedule
+from srl_pipeline.defs.automation.sensors import lore_change_sensor, rules_change_sensor
 from srl_pipeline.defs.partitions import species_partitions
-from srl_pipeline.defs.resources import GameDataResource
+from srl_pipeline.defs.game.resources import GameDataResource
 
 SPECIES = ["ghoul", "lich", "vampire", "werewolf", "zombie"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from srl_pipeline.defs.partitions import species_partitions
 from srl_pipeline.game.sources import FileLoreSource, GameFiles, PostgresGameStateSource, PostgresLoreSource
-from srl_pipeline.settings import PROJECT_ROOT
+from srl_pipeline.core.profiles import PROJECT_ROOT
 
 from .conftest import Runner, check_results, make_resources, materialized
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from srl_pipeline.defs.training_assets import TIERS
+from srl_pipeline.defs.training.assets import TIERS
 
 from .conftest import Runner, check_results, make_resources, materialized
 
@@ -64,7 +64,7 @@ def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
 
 def test_checkpoints_belong_to_one_job(trained):
     runner, _, _, artifacts, *_ = trained
-    from srl_pipeline.defs.training_assets import checkpoint_dir
+    from srl_pipeline.defs.training.assets import checkpoint_dir
 
     training = runner.defs.resources["training"]
     dataset = artifacts / "srl_dataset" / "zombie.json"

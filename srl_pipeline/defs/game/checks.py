@@ -11,19 +11,16 @@ import dagster as dg
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from ..game.lore import LORE_KINDS, REQUIRED_KINDS
-from ..game.lore_index import LoreIndex
-from ..game.rules import MIN_ACTIONS, MIN_GOALS, ruleset_from_artifact
-from ..game.scenarios import SPLITS, Scenario, held_out_combos, ScenarioSpec
-from ..game.simulator import Simulator
-from ..game.solver import shortest_plan
-from ..quality.expectations import validate_frame
-from .partitions import species_partitions
+from ...game.lore import LORE_KINDS, REQUIRED_KINDS
+from ...game.lore_index import LoreIndex
+from ...game.rules import MIN_ACTIONS, MIN_GOALS, ruleset_from_artifact
+from ...game.scenarios import SPLITS, Scenario, held_out_combos, ScenarioSpec
+from ...game.simulator import Simulator
+from ...game.solver import shortest_plan
+from ...quality.expectations import validate_frame
+from ..check_results import check_result
+from ..partitions import species_partitions
 from .resources import QualitySettings
-
-
-def _result(passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=passed, metadata={"result": description, **metadata})
 
 
 # -- monster_lore ---------------------------------------------------------------------------
@@ -39,7 +36,7 @@ def lore_schema(monster_lore: dict) -> dg.AssetCheckResult:
         gxe.ExpectColumnValuesToNotBeNull(column="title"),
         gxe.ExpectColumnValuesToBeBetween(column="text_length", min_value=10, max_value=2000),
     ], "monster_lore")
-    return _result(summary.success, summary.describe_failures(), **summary.as_metadata())
+    return check_result(summary.success, summary.describe_failures(), **summary.as_metadata())
 
 
 @dg.asset_check(partitions_def=species_partitions, asset="monster_lore", blocking=True, description="Enough passages, and every required kind present.")
@@ -49,7 +46,7 @@ def lore_completeness(monster_lore: dict, quality: QualitySettings) -> dg.AssetC
     count = len(monster_lore["passages"])
     ok = not missing and count >= quality.min_lore_passages
     why = f"{count} passages (min {quality.min_lore_passages}); missing kinds: {missing or 'none'}"
-    return _result(ok, why, passages=count, missing_kinds=dg.MetadataValue.json(missing))
+    return check_result(ok, why, passages=count, missing_kinds=dg.MetadataValue.json(missing))
 
 
 # -- lore_index -----------------------------------------------------------------------------
@@ -59,11 +56,11 @@ def lore_index_retrieves(lore_index: dict, monster_lore: dict) -> dg.AssetCheckR
     index = LoreIndex.from_dict(lore_index)
     ids = [p["id"] for p in monster_lore["passages"]]
     if sorted(index.doc_ids) != sorted(ids) or index.lore_hash != monster_lore["lore_hash"]:
-        return _result(False, "index is stale: its documents or lore hash differ from monster_lore")
+        return check_result(False, "index is stale: its documents or lore hash differ from monster_lore")
     hits = sum(1 for p in monster_lore["passages"]
                if p["id"] in [d for d, _ in index.search(f"{p['title']} {p['text']}", k=3)])
     rate = hits / max(1, len(ids))
-    return _result(rate >= 0.9 and index.vocabulary_size > 0, f"self-retrieval@3 {rate:.2%}",
+    return check_result(rate >= 0.9 and index.vocabulary_size > 0, f"self-retrieval@3 {rate:.2%}",
                    self_retrieval_at_3=round(rate, 4), vocabulary=index.vocabulary_size)
 
 
@@ -72,7 +69,7 @@ def lore_index_retrieves(lore_index: dict, monster_lore: dict) -> dg.AssetCheckR
 def rules_valid(game_rules: dict) -> dg.AssetCheckResult:
     rs = ruleset_from_artifact(game_rules)  # raises (check errors) on a version mismatch
     ok = len(rs.actions) >= MIN_ACTIONS and len(rs.goals) >= MIN_GOALS
-    return _result(ok, f"{len(rs.actions)} actions in force (min {MIN_ACTIONS}), {len(rs.goals)} goals (min {MIN_GOALS})",
+    return check_result(ok, f"{len(rs.actions)} actions in force (min {MIN_ACTIONS}), {len(rs.goals)} goals (min {MIN_GOALS})",
                    rules_version=rs.version)
 
 
@@ -83,7 +80,7 @@ def lore_matches_rules(game_rules: dict, monster_lore: dict) -> dg.AssetCheckRes
     unknown = sorted({a for p in monster_lore["passages"] for a in p["actions"] if a not in rs.rules.actions})
     with_lines = {a for p in monster_lore["passages"] if p["kind"] == "example_line" for a in p["actions"]}
     no_lines = sorted(set(rs.actions) - with_lines)
-    return _result(not unknown and not no_lines,
+    return check_result(not unknown and not no_lines,
                    f"unknown actions in lore: {unknown or 'none'}; actions without example lines: {no_lines or 'none'}",
                    unknown_actions=dg.MetadataValue.json(unknown), actions_without_lines=dg.MetadataValue.json(no_lines))
 
@@ -102,14 +99,14 @@ def scenarios_schema(scenarios: dict, game_rules: dict) -> dg.AssetCheckResult:
         gxe.ExpectColumnValuesToBeInSet(column="rules_version", value_set=[game_rules["rules_version"]]),
         gxe.ExpectColumnValuesToBeBetween(column="optimal_steps", min_value=spec["min_plan_steps"], max_value=spec["max_plan_steps"]),
     ], "scenarios")
-    return _result(summary.success, summary.describe_failures(), **summary.as_metadata())
+    return check_result(summary.success, summary.describe_failures(), **summary.as_metadata())
 
 
 @dg.asset_check(partitions_def=species_partitions, asset="scenarios", blocking=True, description="Every split is big enough for training and evaluation.")
 def scenario_split_sizes(scenarios: dict, quality: QualitySettings) -> dg.AssetCheckResult:
     sizes = collections.Counter(s["split"] for s in scenarios["scenarios"])
     short = {k: (sizes.get(k, 0), v) for k, v in quality.min_split_sizes.items() if sizes.get(k, 0) < v}
-    return _result(not short, f"sizes {dict(sizes)}; below minimum: {short or 'none'}", **{f"{k}_size": sizes.get(k, 0) for k in SPLITS})
+    return check_result(not short, f"sizes {dict(sizes)}; below minimum: {short or 'none'}", **{f"{k}_size": sizes.get(k, 0) for k in SPLITS})
 
 
 @dg.asset_check(partitions_def=species_partitions, asset="scenarios", blocking=True, additional_ins={"game_rules": dg.AssetIn("game_rules")},
@@ -119,7 +116,7 @@ def scenarios_hold_out_combinations(scenarios: dict, game_rules: dict) -> dg.Ass
     holdout = held_out_combos(rs, ScenarioSpec(**scenarios["spec"]))
     leaks = [s["id"] for s in scenarios["scenarios"] if s["split"] != "test" and s["combo"] in holdout]
     strays = [s["id"] for s in scenarios["scenarios"] if s["split"] == "test" and s["combo"] not in holdout]
-    return _result(not leaks and not strays, f"{len(leaks)} held-out combos in train/validation, {len(strays)} test scenarios outside held-out combos",
+    return check_result(not leaks and not strays, f"{len(leaks)} held-out combos in train/validation, {len(strays)} test scenarios outside held-out combos",
                    leaked=dg.MetadataValue.json(leaks[:10]))
 
 
@@ -134,7 +131,7 @@ def scenarios_solvable(scenarios: dict, game_rules: dict) -> dg.AssetCheckResult
         sol = shortest_plan(sim, sc.state, sc.goal, max_depth=sc.optimal_steps)
         if sol is None or sol.length != sc.optimal_steps or not sim.run(sc.state, sol.calls, sc.goal).success:
             bad.append(sc.id)
-    return _result(not bad, f"{len(scenarios['scenarios']) - len(bad)}/{len(scenarios['scenarios'])} solvable",
+    return check_result(not bad, f"{len(scenarios['scenarios']) - len(bad)}/{len(scenarios['scenarios'])} solvable",
                    unsolvable=dg.MetadataValue.json(bad[:10]))
 
 

@@ -5,15 +5,16 @@ import time
 
 import dagster as dg
 
-from ..collaboration.jobs import SpeciesContext, TrajectoryJob
-from ..game.documents import content_hash
-from ..game.lore_index import LoreIndex
-from ..game.rules import ruleset_from_artifact
-from ..game.scenarios import Scenario
-from ..training.srl_dataset import SRLDatasetSpec, build_plan_tasks, build_srl_examples
-from .partitions import species_partitions
-from .resources import CollaborationResource, DatasetSettings, ScenarioSettings
-from .shared import lore_from_artifact, species_key
+from ...collaboration.jobs import SpeciesContext, TrajectoryJob
+from ...core.hashing import content_hash
+from ...game.lore_index import LoreIndex
+from ...game.rules import ruleset_from_artifact
+from ...game.scenarios import Scenario
+from ...training.srl_dataset import SRLDatasetSpec, build_plan_tasks, build_srl_examples
+from ..partitions import species_partitions
+from ..game.resources import ScenarioSettings
+from .resources import CollaborationResource, DatasetSettings
+from ..shared import lore_from_artifact, species_key
 
 GROUP = "trajectories"
 
@@ -50,7 +51,7 @@ def expert_trajectories(context: dg.AssetExecutionContext, monster_lore: dict, l
     usage = collab.meter.snapshot()
     rejections = collections.Counter(r.rejection_reason for r in results if not r.accepted)
     attempts = collections.Counter(len(r.attempts) for r in results if not r.cache_hit)
-    data = {"species": species, "rules_version": ruleset.version, "settings": collaboration.settings().cache_identity(),
+    data = {"species": species, "rules_version": ruleset.version, "settings": collaboration.to_settings().cache_identity(),
             "trajectories": records, "stats": stats, "usage": usage}
     return dg.Output(
         data,

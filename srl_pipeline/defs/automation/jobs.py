@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from .partitions import species_partitions
+from ..partitions import species_partitions
 
 BASE_MODELS = dg.AssetSelection.groups("models")
 # The paper's baselines (SFT, RLVR-only) and the cross-species report: run by the main command,
@@ -42,3 +42,4 @@ rules_refresh_job = dg.define_asset_job(
 
 base_models_job = dg.define_asset_job(
     "build_base_models", selection=BASE_MODELS, description="Build or register every tier's base model.")
+JOBS = [main_job, data_job, rules_refresh_job, base_models_job, experiments_job, report_job]

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from ..game.documents import content_hash
-from ..training.job_spec import TrainingJobSpec
-from .partitions import species_partitions
-from .resources import CollaborationResource, GameDataResource, TrainingSettings
-from .shared import species_key
-from .training_backend import TrainingBackend, promote, staged_output
+from ...core.hashing import content_hash
+from ...training.job_spec import TrainingJobSpec
+from ..partitions import species_partitions
+from ..collaboration.resources import CollaborationResource
+from ..game.resources import GameDataResource
+from .resources import TrainingSettings
+from ..shared import species_key
+from ...core.atomic import promote_dir as promote, staged_dir as staged_output
+from .backends import TrainingBackend
 
 TIERS = ("bronze", "silver", "gold")
 BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
@@ -31,7 +34,7 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
     builtin = [t for t in TIERS if training.base_models.get(t, "builtin") == "builtin"]
     infos = {}
     if builtin:
-        from ..training.base_models import BUILTIN_TIERS, WarmupSettings, build_builtin_base_models
+        from ...training.base_models import BUILTIN_TIERS, WarmupSettings, build_builtin_base_models
 
         out = Path(training.artifacts_dir) / "base_models"
         started = time.monotonic()

@@ -7,12 +7,12 @@ from typing import Any
 
 import dagster as dg
 
-from ..game.documents import content_hash
-from ..game.lore_index import LoreIndex
-from ..game.rules import ruleset_from_artifact, ruleset_to_artifact
-from ..game.scenarios import generate_scenarios
-from .partitions import species_partitions
-from .shared import lore_from_artifact, species_key
+from ...core.hashing import content_hash
+from ...game.lore_index import LoreIndex
+from ...game.rules import ruleset_from_artifact, ruleset_to_artifact
+from ...game.scenarios import generate_scenarios
+from ..partitions import species_partitions
+from ..shared import lore_from_artifact, species_key
 from .resources import GameDataResource, ScenarioSettings
 
 GROUP = "game_data"
@@ -81,7 +81,7 @@ def scenarios(context: dg.AssetExecutionContext, game_rules: dict, game_data: Ga
     """Seeded, solvable encounter scenarios with train / validation / test splits; the test split
     holds out whole (goal, location, moon) combinations."""
     ruleset = ruleset_from_artifact(game_rules)
-    spec = scenario_settings.spec()
+    spec = scenario_settings.to_settings()
     made = generate_scenarios(ruleset, spec, game_data.world().player_profiles)
     records = [s.to_record() for s in made]
     splits = collections.Counter(s.split for s in made)

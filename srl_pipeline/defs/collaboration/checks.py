@@ -5,13 +5,13 @@ import dagster as dg
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from ..game.rules import ruleset_from_artifact
-from ..game.scenarios import Scenario
-from ..game.simulator import Simulator
-from ..game.steps import parse_plan
-from ..quality.expectations import validate_frame
-from .game_checks import _result
-from .partitions import species_partitions
+from ...game.rules import ruleset_from_artifact
+from ...game.scenarios import Scenario
+from ...game.simulator import Simulator
+from ...game.steps import parse_plan
+from ...quality.expectations import validate_frame
+from ..check_results import check_result
+from ..partitions import species_partitions
 from .resources import CollaborationResource, DatasetSettings
 
 _TRAJ = dict(partitions_def=species_partitions, asset="expert_trajectories", blocking=True)
@@ -30,7 +30,7 @@ def trajectories_reverified(expert_trajectories: dict, game_rules: dict, scenari
         sc = by_id.get(t["scenario_id"])
         if sc is None or not sim.run(sc.state, parse_plan(t["plan"]), sc.goal).success:
             bad.append(t["scenario_id"])
-    return _result(not bad, f"{len(accepted) - len(bad)}/{len(accepted)} accepted trajectories pass the simulator",
+    return check_result(not bad, f"{len(accepted) - len(bad)}/{len(accepted)} accepted trajectories pass the simulator",
                    failing=dg.MetadataValue.json(bad[:10]))
 
 
@@ -49,14 +49,14 @@ def trajectories_quality(expert_trajectories: dict, collaboration: Collaboration
     ], "trajectories")
     ids = validate_frame(all_ids, [gxe.ExpectColumnValuesToBeUnique(column="scenario_id")], "trajectory_ids")
     ok = summary.success and ids.success
-    return _result(ok, f"{summary.describe_failures()}; ids: {ids.describe_failures()}", **summary.as_metadata())
+    return check_result(ok, f"{summary.describe_failures()}; ids: {ids.describe_failures()}", **summary.as_metadata())
 
 
 @dg.asset_check(**_TRAJ, description="The acceptance rate is above the configured floor.")
 def trajectories_acceptance_rate(expert_trajectories: dict, dataset_settings: DatasetSettings) -> dg.AssetCheckResult:
     ts = expert_trajectories["trajectories"]
     rate = sum(t["accepted"] for t in ts) / max(1, len(ts))
-    return _result(bool(ts) and rate >= dataset_settings.min_acceptance_rate,
+    return check_result(bool(ts) and rate >= dataset_settings.min_acceptance_rate,
                    f"acceptance {rate:.2%} (floor {dataset_settings.min_acceptance_rate:.0%}) over {len(ts)} scenarios",
                    acceptance_rate=round(rate, 4))
 
@@ -71,7 +71,7 @@ def srl_dataset_token_lengths(srl_dataset: dict, dataset_settings: DatasetSettin
         gxe.ExpectColumnValuesToBeBetween(column="target_tokens", min_value=1),
         gxe.ExpectColumnValuesToBeBetween(column="total_tokens", min_value=1, max_value=dataset_settings.context_tokens),
     ], "srl_dataset")
-    return _result(summary.success, summary.describe_failures(), **summary.as_metadata())
+    return check_result(summary.success, summary.describe_failures(), **summary.as_metadata())
 
 
 @dg.asset_check(**_DATA, additional_ins={"scenarios": dg.AssetIn("scenarios")},
@@ -83,7 +83,7 @@ def srl_dataset_splits(srl_dataset: dict, scenarios: dict, dataset_settings: Dat
     leaked = [e["id"] for e in srl_dataset["examples"] if e["split"] == "train" and e["scenario_id"] in test_ids]
     train = sum(1 for e in srl_dataset["examples"] if e["split"] == "train")
     ok = not wrong and not leaked and train >= dataset_settings.min_train_examples
-    return _result(ok, f"{len(wrong)} examples with a wrong split, {len(leaked)} test examples in train, "
+    return check_result(ok, f"{len(wrong)} examples with a wrong split, {len(leaked)} test examples in train, "
                        f"{train} train examples (min {dataset_settings.min_train_examples})",
                    train_examples=train, mislabelled=dg.MetadataValue.json(wrong[:10]))
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from .game_checks import _result
-from .partitions import species_partitions
+from ..check_results import check_result
+from ..partitions import species_partitions
 from .resources import TrainingSettings
-from .training_assets import adapter_dir, base_model_location
+from .assets import adapter_dir, base_model_location
 
 
 def _metrics(training: TrainingSettings, asset: str, species: str) -> dict:
@@ -42,7 +42,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
         losses = [h.get("loss") for h in m["history"] if h.get("loss") is not None]
         bad = [x for x in losses if not math.isfinite(x)]
         ok = m["status"] == "completed" and bool(losses) and not bad
-        return _result(ok, f"status {m['status']}, {len(losses)} losses logged, {len(bad)} not finite",
+        return check_result(ok, f"status {m['status']}, {len(losses)} losses logged, {len(bad)} not finite",
                        steps=m["global_step"])
 
     @dg.asset_check(**common, name=f"{prefix}_kl_bounded",
@@ -52,7 +52,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
         m = _metrics(training, asset, context.partition_key)
         kl = m.get("kl_window_max")
         ok = kl is not None and kl <= training.kl_bound
-        return _result(ok, f"KL to the {m.get('kl_reference', 'base_model')}: max {m.get('kl_window')}-step mean {kl}, "
+        return check_result(ok, f"KL to the {m.get('kl_reference', 'base_model')}: max {m.get('kl_window')}-step mean {kl}, "
                            f"max single step {m.get('kl_max')} (bound {training.kl_bound})",
                        kl_window_max=kl if kl is not None else -1.0,
                        kl_max=m["kl_max"] if m.get("kl_max") is not None else -1.0)
@@ -63,7 +63,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
         import torch
         from peft import PeftModel
 
-        from ..training.base_models import load_base_model
+        from ...training.base_models import load_base_model
 
         model, tokenizer = load_base_model(base_model_location(training, "bronze"))
         path = adapter_dir(training, asset, context.partition_key)
@@ -72,7 +72,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
         with torch.no_grad():
             out = peft_model.generate(ids, max_new_tokens=4, do_sample=False)
         files = sorted(p.name for p in Path(path).iterdir())
-        return _result(out.shape[1] > ids.shape[1] and "adapter_config.json" in files,
+        return check_result(out.shape[1] > ids.shape[1] and "adapter_config.json" in files,
                        f"loaded from {path}; files {files}")
 
     return [training_finite, kl_bounded, adapter_loads] if kl else [training_finite, adapter_loads]
@@ -84,7 +84,7 @@ def srl_reward_above_base(context: dg.AssetCheckExecutionContext, training: Trai
     m = _metrics(training, "srl_adapter", context.partition_key)
     base, trained = m.get("validation_reward_base"), m.get("validation_reward_trained")
     ok = base is not None and trained is not None and trained >= base + training.min_reward_gain
-    return _gain_severity(_result(
+    return _gain_severity(check_result(
         ok, f"validation SRL reward: base {base}, SRL {trained} (margin {training.min_reward_gain})",
         validation_reward_base=base if base is not None else -1.0,
         validation_reward_trained=trained if trained is not None else -1.0), training)
@@ -97,7 +97,7 @@ def rlvr_success_not_below_srl(context: dg.AssetCheckExecutionContext,
     m = _metrics(training, "rlvr_adapter", context.partition_key)
     before, after = m.get("validation_success_reference"), m.get("validation_success_trained")
     ok = before is not None and after is not None and after >= before - training.rlvr_success_tolerance
-    return _gain_severity(_result(
+    return _gain_severity(check_result(
         ok, f"validation plan success: SRL {before}, SRL->RLVR {after} (tolerance {training.rlvr_success_tolerance})",
         validation_success_srl=before if before is not None else -1.0,
         validation_success_rlvr=after if after is not None else -1.0), training)

@@ -1,14 +1,14 @@
-"""Sensors and schedules: lore changes, rules / game-state changes, and the nightly run."""
+"""Sensors: lore changes (new species, changed lore) and rules / game-state changes."""
 
 
 import json
 
 import dagster as dg
 
-from ..game.errors import GameDataError
+from ...game.errors import GameDataError
 from .jobs import main_job, rules_refresh_job
-from .partitions import species_partitions
-from .resources import GameDataResource
+from ..partitions import species_partitions
+from ..game.resources import GameDataResource
 
 
 def diff_fingerprints(old: dict[str, str], new: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -56,12 +56,3 @@ def rules_change_sensor(context: dg.SensorEvaluationContext, game_data: GameData
     _, changed = diff_fingerprints(old, new)
     runs = [dg.RunRequest(run_key=f"rules:{s}:{new[s]}", partition_key=s, tags={"trigger": "rules_change"}) for s in changed]
     return dg.SensorResult(run_requests=runs, cursor=json.dumps(new, sort_keys=True))
-
-
-@dg.schedule(job=main_job, cron_schedule="0 3 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED,
-             description="Nightly: the whole graph for every species (turn on in the UI).")
-def nightly_schedule(context: dg.ScheduleEvaluationContext):
-    species = context.instance.get_dynamic_partitions(species_partitions.name)
-    date = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [dg.RunRequest(run_key=f"nightly:{date}:{s}", partition_key=s, tags={"trigger": "nightly"}) for s in species]

@@ -1,0 +1,53 @@
+"""Experiments (never scheduled): the paper's baselines (SFT and RLVR-only from the base), their
+evaluation on the same held-out split, and the paper-style report over every species."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from ...core.hashing import content_hash
+from ...training.report import write_report
+from ..evaluation.assets import EXPERIMENT_MODELS, evaluate_species
+from ..evaluation.resources import EvaluationSettings
+from ..partitions import species_partitions
+from ..training.assets import train_adapter
+from ..training.backends import TrainingBackend
+from ..training.resources import TrainingSettings
+
+
+@dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
+          deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+def sft_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
+    """Experiment: supervised fine-tuning of the base on the expert steps (the paper's SFT baseline)."""
+    return train_adapter(context, training, training_backend, "sft_adapter", "sft", training.sft_max_steps)
+
+
+@dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
+          deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+def rlvr_only_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
+    """Experiment: RLVR from the base without SRL (the paper's RLVR baseline), as many RLVR steps
+    as the SRL->RLVR model's RLVR stage (its SRL stage is extra compute the baseline does not get)."""
+    return train_adapter(context, training, training_backend, "rlvr_only_adapter", "rlvr", training.rlvr_max_steps)
+
+
+@dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", io_manager_key="artifacts",
+          deps=["sft_adapter", "rlvr_only_adapter", "srl_dataset"], kinds={"pytorch"})
+def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
+                          evaluation: EvaluationSettings) -> dg.Output[dict]:
+    """SFT and RLVR-only on the same held-out test split and settings as model_evaluation."""
+    artifact, metadata = evaluate_species(context, training, evaluation, EXPERIMENT_MODELS)
+    return dg.Output(artifact, data_version=dg.DataVersion(content_hash(artifact)[:16]), metadata=metadata)
+
+
+@dg.asset(group_name="experiments", code_version="1", deps=["model_evaluation", "experiment_evaluation"])
+def experiment_report(context: dg.AssetExecutionContext, training: TrainingSettings) -> dg.MaterializeResult:
+    """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
+    over every species evaluated so far, with the plots, written to artifacts/report/."""
+    report = write_report(Path(training.artifacts_dir))
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(content_hash(report["results"])[:16]),
+        metadata={"species": len(report["results"]), "report": dg.MetadataValue.path(str(report["path"])),
+                  "table": dg.MetadataValue.md(report["table"])})
+
+
+EXPERIMENT_ASSETS = [sft_adapter, rlvr_only_adapter, experiment_evaluation, experiment_report]

@@ -1,0 +1,31 @@
+"""The local training backend: the entrypoint as a subprocess through Dagster Pipes."""
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from ....training.job_spec import TrainingJobSpec
+from . import TrainingBackend
+
+
+class LocalTrainingBackend(TrainingBackend):
+    """A subprocess on this machine through Dagster Pipes: logs streamed, metrics and the
+    materialisation reported back."""
+
+    python: str = sys.executable
+    env: dict[str, str] = {}
+
+    def run(self, context: dg.AssetExecutionContext, spec: TrainingJobSpec) -> dg.MaterializeResult:
+        spec_path = spec.save(Path(spec.output_dir) / "job_spec.json")  # promoted with the adapter: provenance
+        client = dg.PipesSubprocessClient(env={**self.env, "PYTHONUNBUFFERED": "1"})
+        invocation = client.run(
+            command=[self.python, "-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)],
+            context=context, extras={"stage": spec.stage, "species": spec.species, "tier": spec.tier})
+        results = invocation.get_results()
+        messages = invocation.get_custom_messages()
+        if results:
+            result = results[-1]
+            return dg.MaterializeResult(metadata={**(result.metadata or {}), "progress_messages": len(messages)},
+                                        data_version=result.data_version)
+        return dg.MaterializeResult(metadata={"progress_messages": len(messages)})

@@ -82,3 +82,15 @@ def test_nightly_schedule_requests_every_species(tmp_path: Path):
             requests = nightly_schedule(ctx)
     assert sorted(r.partition_key for r in requests) == SPECIES
     assert requests[0].run_key.startswith("nightly:2026-11-21:")
+
+
+def test_lore_sensor_first_tick_skips_species_already_materialised_from_the_same_lore(runner, game_root: Path):
+    """`make ui` after `make main`: a fresh daemon (empty cursor) must not retrain what is current."""
+    runner.run("vampire", job="data")  # materialises monster_lore with its lore fingerprint
+    first = _tick(lore_change_sensor, runner.instance, game_root, None)
+    assert "vampire" not in [r.partition_key for r in first.run_requests]
+    assert sorted(r.partition_key for r in first.run_requests) == [s for s in SPECIES if s != "vampire"]
+    lore = game_root / "species" / "vampire" / "lore.yaml"
+    lore.write_text(lore.read_text().replace("species: vampire", "species: vampire\n# edited", 1))
+    edited = _tick(lore_change_sensor, runner.instance, game_root, None)
+    assert "vampire" in [r.partition_key for r in edited.run_requests]

@@ -6,6 +6,7 @@ import json
 import dagster as dg
 
 from ...game.errors import GameDataError
+from .fingerprints import materialized_fingerprint
 from .jobs import main_job, rules_refresh_job
 from ..partitions import species_partitions
 from ..game.resources import GameDataResource
@@ -23,9 +24,13 @@ def diff_fingerprints(old: dict[str, str], new: dict[str, str]) -> tuple[list[st
 def lore_change_sensor(context: dg.SensorEvaluationContext, game_data: GameDataResource) -> dg.SensorResult:
     old = json.loads(context.cursor) if context.cursor else {}
     new = game_data.lore_source().fingerprints()
+    if not context.cursor and context.instance:
+        # First tick (a fresh daemon on an instance `srl-pipeline main` already filled): a species
+        # whose lore is exactly what was last materialised is not new and needs no run.
+        old = {s: f for s in new if (f := materialized_fingerprint(context.instance, s)) is not None}
     appeared, changed = diff_fingerprints(old, new)
     known = set(context.instance.get_dynamic_partitions(species_partitions.name)) if context.instance else set()
-    to_add = [s for s in appeared if s not in known]
+    to_add = [s for s in new if s not in known]
     if game_data.lore_backend == "files":
         for problem in game_data.files().invalid_species():
             context.log.warning(f"ignored: {problem}")

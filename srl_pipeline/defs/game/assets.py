@@ -11,6 +11,7 @@ from ...core.hashing import content_hash
 from ...game.lore_index import LoreIndex
 from ...game.rules import ruleset_from_artifact, ruleset_to_artifact
 from ...game.scenarios import generate_scenarios
+from ..automation.fingerprints import LORE_FINGERPRINT
 from ..partitions import species_partitions
 from ..shared import lore_from_artifact, species_key
 from .resources import GameDataResource, ScenarioSettings
@@ -32,6 +33,7 @@ def monster_lore(context: dg.AssetExecutionContext, game_data: GameDataResource)
             "passages": len(lore.passages),
             "by_kind": dg.MetadataValue.json(dict(sorted(kinds.items()))),
             "lore_hash": lore.content_hash,
+            LORE_FINGERPRINT: game_data.lore_source().fingerprints().get(species, ""),
             "source": lore.source,
             "sample": dg.MetadataValue.md("\n".join(f"- **{p.title}** ({p.kind}): {p.text[:120]}" for p in lore.passages[:3])),
         },

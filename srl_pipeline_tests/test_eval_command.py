@@ -17,7 +17,7 @@ from srl_pipeline.game.lore_index import LoreIndex  # noqa: E402
 from srl_pipeline.game.rules import ruleset_to_artifact  # noqa: E402
 from srl_pipeline.game.sources import FileLoreSource, GameFiles  # noqa: E402
 from srl_pipeline_tests.training.test_evaluation import (  # noqa: E402,F401
-    GAME_ROOT, METRIC_KEYS, tiny_adapter_dir, tiny_model_dir, vampire_ruleset,
+    GAME_ROOT, METRIC_KEYS, tiny_adapter_dir, vampire_ruleset,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -186,15 +186,10 @@ class TrainingSettings(dg.ConfigurableResource):
     rlvr_success_tolerance: float = 0.0  # RLVR's validation plan success may not drop below SRL's by more
 
     def hyperparameters(self, stage: str) -> dict[str, Any]:
-        import yaml
+        """The job spec's hyperparameters: the profile's name and its resolved values (one loader)."""
+        from ..training.hyperparameters import load_stage_hyperparameters
 
-        from ..settings import PROJECT_ROOT
-
-        path = PROJECT_ROOT / "configs" / "training" / f"{stage}.yaml"
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if self.hyperparameter_profile not in data:
-            raise ValueError(f"{path}: no hyperparameter profile {self.hyperparameter_profile!r}")
-        return dict(data[self.hyperparameter_profile])
+        return load_stage_hyperparameters(stage, self.hyperparameter_profile)
 
 
 class EvaluationSettings(dg.ConfigurableResource):

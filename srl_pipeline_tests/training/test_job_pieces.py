@@ -52,15 +52,17 @@ def test_a_mapping_that_names_no_profile_is_an_error_not_local():
         resolve({"learning_rate": 1.0}, SRLHyperparameters, CONFIG_DIR / "srl.yaml")
 
 
+# What RLVR sets on top of SRL's profile of the same name (rlvr.yaml); everything else is inherited.
+RLVR_OWN = {"learning_rate", "batch_prompts", "micro_batch_size", "max_extra_generation_rounds", "stop_after_step",
+            "max_plan_steps", "progress_credit", "validation_examples", "validation_tasks", "validation_batch_size",
+            "max_completion_length", "validation_max_new_tokens"}
+
+
 def test_rlvr_profiles_extend_srl_and_keep_their_values():
     for profile in ("local", "aws", "test"):
-        srl, rlvr = load_profile_config(profile, CONFIG_DIR / "srl.yaml"), load_profile_config(profile, CONFIG_DIR / "rlvr.yaml")
-        assert {k: rlvr[k] for k in srl if k not in ("learning_rate", "max_extra_generation_rounds",
-                                                     "validation_examples", "validation_batch_size",
-                                                     "batch_prompts", "micro_batch_size")} == \
-            {k: v for k, v in srl.items() if k not in ("learning_rate", "max_extra_generation_rounds",
-                                                       "validation_examples", "validation_batch_size",
-                                                       "batch_prompts", "micro_batch_size")}
+        srl = load_profile_config(profile, CONFIG_DIR / "srl.yaml")
+        rlvr = load_profile_config(profile, CONFIG_DIR / "rlvr.yaml")
+        assert {k: v for k, v in rlvr.items() if k not in RLVR_OWN} == {k: v for k, v in srl.items() if k not in RLVR_OWN}
     local = load_profile_config("local", CONFIG_DIR / "rlvr.yaml")
     assert local["learning_rate"] == 2.5e-4 and local["temperature"] == 0.8 and local["max_plan_steps"] == 8
     aws = load_profile_config("aws", CONFIG_DIR / "rlvr.yaml")

@@ -31,8 +31,8 @@ def test_extends_follows_profiles_of_this_and_of_another_stage_file(tmp_path):
 
 
 def test_unknown_profile_stage_key_and_cycles_name_the_file(tmp_path):
-    srl = _write(tmp_path / "srl.yaml", "local: {learning_rate: 0.5, lernin_rate: 1}\na: {extends: b}\nb: {extends: a}\n"
-                                        "c: {extends: nostage.local}\n")
+    srl = _write(tmp_path / "srl.yaml", "local: {learning_rate: 0.5, lernin_rate: 1}\n"
+                                        "a: {extends: b}\nb: {extends: a}\nc: {extends: nostage.local}\n")
     with pytest.raises(HyperparameterError, match=r"srl\.yaml: no profile 'aws'"):
         load_profile_config("aws", srl)
     with pytest.raises(HyperparameterError, match="cycle"):
@@ -62,7 +62,8 @@ def test_rlvr_profiles_extend_srl_and_keep_their_values():
     for profile in ("local", "aws", "test"):
         srl = load_profile_config(profile, CONFIG_DIR / "srl.yaml")
         rlvr = load_profile_config(profile, CONFIG_DIR / "rlvr.yaml")
-        assert {k: v for k, v in rlvr.items() if k not in RLVR_OWN} == {k: v for k, v in srl.items() if k not in RLVR_OWN}
+        inherited = {k: v for k, v in rlvr.items() if k not in RLVR_OWN}
+        assert inherited == {k: v for k, v in srl.items() if k not in RLVR_OWN}, profile
     local = load_profile_config("local", CONFIG_DIR / "rlvr.yaml")
     assert local["learning_rate"] == 2.5e-4 and local["temperature"] == 0.8 and local["max_plan_steps"] == 8
     aws = load_profile_config("aws", CONFIG_DIR / "rlvr.yaml")

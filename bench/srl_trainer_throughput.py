@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,41 +39,21 @@ os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
 
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from transformers.trainer_callback import PrinterCallback  # noqa: E402
 from trl import GRPOTrainer  # noqa: E402
 
+from srl_pipeline.training.grpo.kl_control import AdaptiveKLController  # noqa: E402
+from srl_pipeline.training.job_runner import lora_config  # noqa: E402
 from srl_pipeline.training.job_spec import TrainingJobSpec  # noqa: E402
-from srl_pipeline.training.srl_trainer import (  # noqa: E402
-    AdaptiveKLController, SRLHyperparameters, SRLTrainer, build_grpo_config, load_srl_examples, lora_config, srl,
-)
+from srl_pipeline.training.rewards import srl  # noqa: E402
+from srl_pipeline.training.srl_config import SRLHyperparameters, build_grpo_config  # noqa: E402
+from srl_pipeline.training.srl_trainer import SRLTrainer, load_srl_examples  # noqa: E402
+from srl_pipeline_tests.tiny_models import STEP, build_tiny_model, flat_or_varied  # noqa: E402
+
+mixed = flat_or_varied  # constant reward for prompts starting with 'flat' (zero-std groups), varied otherwise
 
 TARGET = 0.9
-STEP = '{n}. **Show the fangs** intimidate(target=player) | "Leave, mortal {i}."'
-
-
-def tiny_model(out: Path) -> Path:
-    from srl_pipeline.training.base_models import build_tokenizer
-
-    texts = [f"Scenario {i}: the vampire meets a mortal. <think>plan {i}</think>\n" + STEP.format(n=i % 5 + 1, i=i)
-             for i in range(300)]
-    tok = build_tokenizer(texts, vocab_size=400)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(cfg)
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.eos_token_id
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
-
-
-def mixed(prompts, completions, **kwargs):
-    """Constant for prompts starting with 'flat' (zero-std groups), completion-dependent otherwise."""
-    return [0.5 if p.startswith("flat") else (zlib.crc32(c.encode()) % 97) / 97.0 for p, c in zip(prompts, completions)]
 
 
 def make_rows(dataset: str | None) -> list[dict]:
@@ -140,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     reward = mixed if a.reward == "mixed" else srl
     with tempfile.TemporaryDirectory(prefix="srl-bench-") as tmp:
         work = Path(tmp)
-        model_dir = Path(a.model) if a.model else tiny_model(work / "model")
+        model_dir = Path(a.model) if a.model else build_tiny_model(work / "model")
         rows = make_rows(a.dataset)
         print(f"model {model_dir if a.model else 'tiny random Qwen2 (hidden 64, 2 layers)'}; {len(rows)} prompts; "
               f"reward {a.reward}; {a.steps} steps x {hp.batch_prompts} prompts x {hp.num_generations} generations; "

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .artifacts import atomic_write_json, read_json
+from .core.atomic import atomic_write_json, read_json
 from .game.errors import GameDataError, Problem
 from .game.names import validate_species_name
 from .training.evaluation import MODEL_ADAPTER_ASSETS
@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # Inputs
 # ------------------------------------------------------------------------------------------------
 def _profile():
-    from .settings import load_profile
+    from .core.profiles import load_profile
 
     return load_profile()
 

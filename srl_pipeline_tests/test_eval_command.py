@@ -11,13 +11,13 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from srl_pipeline.artifacts import atomic_write_json  # noqa: E402
+from srl_pipeline.core.atomic import atomic_write_json  # noqa: E402
 from srl_pipeline.cli import main  # noqa: E402
 from srl_pipeline.game.lore_index import LoreIndex  # noqa: E402
 from srl_pipeline.game.rules import ruleset_to_artifact  # noqa: E402
 from srl_pipeline.game.sources import FileLoreSource, GameFiles  # noqa: E402
 from srl_pipeline_tests.training.test_evaluation import (  # noqa: E402,F401
-    GAME_ROOT, METRIC_KEYS, tiny_adapter_dir, tiny_model_dir, vampire_ruleset,
+    GAME_ROOT, METRIC_KEYS, tiny_adapter_dir, vampire_ruleset,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Profiles and hyperparameter files: the YAML that sets every default (no Dagster).
+"""Profiles and hyperparameter files: the YAML that sets every default (no Dagster); the one loader.
 
 - ``configs/profiles/<name>.yaml``: the deployment profile; ``SRL_PROFILE`` picks one (default
   ``local``); a profile may ``extends:`` another and override keys.
@@ -79,28 +79,57 @@ def load_profile(name: str | None = None) -> Profile:
     return Profile(name, load_profile_dict(name))
 
 
-def load_stage_profile(stage: str, profile: str, directory: Path = TRAINING_CONFIG_DIR,
-                       _seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The hyperparameters of ``profile`` in ``<directory>/<stage>.yaml``, ``extends`` resolved."""
-    path = Path(directory) / f"{_check_name(stage, str(directory), stage, 'training stage')}.yaml"
-    ref = f"{stage}.{profile}"
-    if ref in _seen:
-        raise ConfigError.single(str(path), profile, "extends", f"hyperparameter profile cycle: {' -> '.join(_seen + (ref,))}")
+# ------------------------------------------------------------------------------------------------
+# Hyperparameter files: configs/training/<stage>.yaml, one mapping per profile; a profile may
+# ``extends: <profile>`` (same file) or ``extends: <stage>.<profile>`` (another stage's file) and
+# lists only what differs. A job spec carries ``{profile: <name>, ...resolved values}``.
+# ------------------------------------------------------------------------------------------------
+EXTENDS = "extends"
+PROFILE = "profile"
+
+
+class HyperparameterError(ValueError):
+    """A stage file or a job spec's hyperparameters that cannot be resolved (names file and key)."""
+
+
+def stage_file(stage: str, config_dir: Path = TRAINING_CONFIG_DIR) -> Path:
+    """The hyperparameter file of ``stage``; an unknown stage is an error naming the folder."""
+    path = Path(config_dir) / f"{stage}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in Path(directory).glob("*.yaml"))
-        raise ConfigError.single(str(path), stage, "<stage>", f"no training stage {stage!r} (known: {', '.join(known)})")
-    data = read_yaml(path, ConfigError)
-    if profile not in data:
-        raise ConfigError.single(str(path), profile, "<profile>",
-                                 f"no hyperparameter profile {profile!r} (known: {', '.join(sorted(map(str, data)))})")
-    section = data[profile]
-    if not isinstance(section, dict):
-        raise ConfigError.single(str(path), profile, "<profile>", "a hyperparameter profile is a mapping")
-    section = dict(section)
-    parent = section.pop("extends", None)
+        have = sorted(p.stem for p in Path(config_dir).glob("*.yaml"))
+        raise HyperparameterError(f"no hyperparameter file for stage {stage!r}: {path} does not exist (have {have})")
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return read_yaml(Path(path), ConfigError)
+
+
+def load_profile_config(profile: str, path: Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The resolved hyperparameters of ``profile`` in ``path`` (``extends`` followed, see module doc)."""
+    path = Path(path)
+    where = f"{path.name}:{profile}"
+    if where in _seen:
+        raise HyperparameterError(f"{path}: 'extends' cycle {' -> '.join(_seen + (where,))}")
+    data = _read(path)
+    if profile not in data or not isinstance(data[profile], dict):
+        raise HyperparameterError(f"{path}: no profile {profile!r} (have {sorted(data)})")
+    own = dict(data[profile])
+    parent = own.pop(EXTENDS, None)
     if parent is None:
-        return section
-    if not isinstance(parent, str):
-        raise ConfigError.single(str(path), profile, "extends", f"expected '<stage>.<profile>' or '<profile>', got {parent!r}")
-    parent_stage, _, parent_profile = parent.rpartition(".")
-    return {**load_stage_profile(parent_stage or stage, parent_profile, directory, _seen + (ref,)), **section}
+        return own
+    if not isinstance(parent, str) or not parent:
+        raise HyperparameterError(f"{path}: profile {profile!r}: key {EXTENDS!r} must name a profile, got {parent!r}")
+    stage, _, name = parent.rpartition(".")
+    base_path = stage_file(stage, path.parent) if stage else path
+    return {**load_profile_config(name, base_path, _seen + (where,)), **own}
+
+
+def profile_names(path: Path) -> list[str]:
+    return sorted(_read(Path(path)))
+
+
+def load_stage_hyperparameters(stage: str, profile: str, config_dir: Path = TRAINING_CONFIG_DIR) -> dict[str, Any]:
+    """What a job spec carries for ``stage`` under ``profile``: the profile's name and its resolved
+    values (so the spec records both, and resolving it again changes nothing)."""
+    return {PROFILE: profile, **load_profile_config(profile, stage_file(stage, config_dir))}

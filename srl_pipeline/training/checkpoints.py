@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from transformers import TrainerCallback
 
-from ..artifacts import atomic_write_json
+from ..core.atomic import atomic_write_json
 
 COMPLETE_MARKER = "COMPLETE"
 EXTRA_STATE_NAME = "srl_state.json"

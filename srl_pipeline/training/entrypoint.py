@@ -137,7 +137,7 @@ def run_job(spec: TrainingJobSpec, reporter: Any) -> dict[str, Any]:
 
 
 def _main(spec_path: Path, reporter: Any) -> int:
-    from .srl_trainer import STATUS_COMPLETED, STATUS_KL_BOUND, TimeLimitReached
+    from .job_runner import STATUS_COMPLETED, STATUS_KL_BOUND, TimeLimitReached
 
     try:
         spec = TrainingJobSpec.load(spec_path)

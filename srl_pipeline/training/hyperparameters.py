@@ -1,9 +1,21 @@
-"""Hyperparameters of a training stage: a dataclass filled from a profile of ``configs/training/<stage>.yaml``.
+"""Hyperparameters of a training stage: a dataclass filled from ``configs/training/<stage>.yaml``
+(read by the one loader, :func:`srl_pipeline.core.profiles.load_profile_config`).
 
-A job spec's ``hyperparameters`` is either a whole profile mapping or ``{profile: <name>,
-...overrides}``; unknown keys are an error (a typo must not silently fall back to a default).
-Each stage subclasses :class:`Hyperparameters` with its fields, a ``label`` for messages and
-its own :meth:`~Hyperparameters.validate`.
+File scheme (every stage file follows it):
+
+- one top-level mapping per profile (``local``, ``aws``, ``test``, ...);
+- a profile may start from another with ``extends: <profile>`` (same file) or
+  ``extends: <stage>.<profile>`` (another stage's file in the same folder, e.g. RLVR's
+  ``local: {extends: srl.local, ...}``); its own keys then override the inherited ones, so a
+  profile lists only what differs. Chains are followed; a cycle is an error.
+
+A job spec's ``hyperparameters`` is ``{profile: <name>, ...overrides}``. There is no implicit
+profile: a mapping that names none is an error (the Dagster resource passes the resolved profile
+*and* its name, so the spec records both). An unknown stage, profile or key is an error that names
+the file and the key: a typo must never fall back to a default silently.
+
+Each stage subclasses :class:`Hyperparameters` with its fields (a dataclass beside its trainer,
+e.g. :mod:`.srl_config`), a ``label`` for messages and its own :meth:`~Hyperparameters.validate`.
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
+from ..core.profiles import PROFILE, TRAINING_CONFIG_DIR as CONFIG_DIR, HyperparameterError, load_profile_config, profile_names
 
 
 class Hyperparameters:
@@ -21,12 +33,18 @@ class Hyperparameters:
     label: ClassVar[str] = "training"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        data = {k: v for k, v in dict(data).items() if k != "profile"}
+    def check_keys(cls, keys: Any, source: str) -> None:
+        """Raise when ``keys`` holds a name that is not a field; ``source`` says where they came from."""
         known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        unknown = set(keys) - known - {PROFILE}
         if unknown:
-            raise ValueError(f"unknown {cls.label} hyperparameter(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise HyperparameterError(f"unknown {cls.label} hyperparameter(s) {sorted(unknown)} in {source}; "
+                                      f"known: {sorted(known)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "the hyperparameters"):
+        data = {k: v for k, v in dict(data).items() if k != PROFILE}
+        cls.check_keys(data, source)
         hp = cls(**data)
         hp.validate()
         return hp
@@ -38,17 +56,16 @@ class Hyperparameters:
         return asdict(self)
 
 
-def load_profile_config(profile: str, path: Path) -> dict[str, Any]:
-    """The hyperparameters of a profile in ``path`` (top-level key per profile)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if profile not in data or not isinstance(data[profile], dict):
-        raise KeyError(f"no training profile {profile!r} in {path} (have {sorted(data)})")
-    return dict(data[profile])
-
-
 def resolve(spec_hp: dict[str, Any] | None, cls: type, path: Path):
-    """The spec's hyperparameters over the named profile of ``path`` (``profile`` key, default ``local``)."""
+    """The job spec's ``{profile: <name>, ...overrides}`` as a ``cls`` instance: the profile of
+    ``path``, then the overrides. Unknown keys name the file (profile keys) or the spec (overrides)."""
     spec_hp = dict(spec_hp or {})
-    base = load_profile_config(spec_hp.get("profile", "local"), path) \
-        if "profile" in spec_hp or Path(path).is_file() else {}
+    if PROFILE not in spec_hp:
+        raise HyperparameterError(
+            f"the job's {cls.label} hyperparameters name no {PROFILE!r} (keys {sorted(spec_hp)}); give "
+            f"{{{PROFILE}: <one of {profile_names(path)} in {path}>, ...overrides}}")
+    profile = spec_hp.pop(PROFILE)
+    base = load_profile_config(profile, path)
+    cls.check_keys(base, f"{path} (profile {profile!r})")
+    cls.check_keys(spec_hp, "the job spec's hyperparameters")
     return cls.from_dict({**base, **spec_hp})

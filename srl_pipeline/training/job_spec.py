@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..artifacts import atomic_write_json
+from ..core.atomic import atomic_write_json
 
 STAGES = ("srl", "rlvr", "sft", "distill")
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import atomic_write_json
+from ..core.atomic import atomic_write_json
 from .evaluation import MODEL_LABELS, TABLE_MODELS, comparison_plot, results_table
 
 SOURCES = ("model_evaluation", "experiment_evaluation")

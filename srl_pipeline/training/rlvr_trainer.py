@@ -8,72 +8,59 @@ reaching the goal with no violation, else an optional small credit for legal ste
 z-scored over the ``num_generations`` plans of one scenario, and every turn of a plan is trained
 with its plan's advantage (the policy gradient of a multi-turn episode with an outcome reward).
 
-The rest is SRL's machinery (:class:`.srl_trainer.SRLTrainer`): PPO clip, LoRA, the adaptive KL
-controller and its clean stop, atomic checkpoints, the same entrypoint and job spec. Two things
-differ:
+The rest is the shared GRPO machinery (:class:`.grpo.trainer.GRPOStageTrainer`, which SRL uses
+too): PPO clip, LoRA, the adaptive KL controller and its clean stop, atomic checkpoints, the same
+job driver (:mod:`.job_runner`), entrypoint and job spec. The config is
+:class:`~.rlvr_config.RLVRHyperparameters` (``configs/training/rlvr.yaml``). Two things differ:
 
 - **KL reference**: the job's ``initial_adapter`` is the SRL adapter; training continues that
   adapter and TRL keeps a frozen copy of it (the ``ref`` adapter) as the reference, so the KL is
   measured against the SRL model and RLVR cannot wash out what SRL taught. Without an initial
   adapter (the RLVR-only baseline) the reference is the base model.
 - **Dynamic sampling** works on scenarios: a scenario whose plans all score the same (all fail,
-  or all succeed) is dropped and a fresh scenario is rolled out instead, up to the cap.
+  or all succeed) is dropped and a fresh scenario is rolled out instead, up to the cap (the same
+  decision as SRL's, :func:`.grpo.dynamic_sampling.select_groups`).
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable
 
 import torch
 from trl.trainer.utils import use_adapter
 
 from ..game.rules import ruleset_from_artifact
 from .generation import render_prompts
+from .grpo.dynamic_sampling import select_groups
+from .grpo.trainer import GRPOStageTrainer, grpo_trainer_kwargs
+from .job_runner import Reporter, StageJob, run_stage_job
 from .job_spec import TrainingJobSpec
 from .plan_rollout import PlanRollout, PlanTask, rollout_plans
-from .srl_trainer import Reporter, SRLHyperparameters, SRLTrainer, resolve_hyperparameters, run_grpo_job
+from .rewards import simulator
+from .rlvr_config import RLVRHyperparameters, resolve_rlvr_hyperparameters
 
-CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "training" / "rlvr.yaml"
+__all__ = ["RLVRTrainer", "load_plan_tasks", "plan_success_rate", "run_rlvr"]
 
-
-@dataclass
-class RLVRHyperparameters(SRLHyperparameters):
-    """SRL's knobs plus the plan rollout's."""
-
-    label: ClassVar[str] = "RLVR"
-    max_plan_steps: int = 8               # turns per plan before it counts as unfinished
-    progress_credit: float = 0.0          # see plan_reward; 0 = outcome only
-    validation_tasks: int = 16            # validation scenarios scored (greedy plans) before/after
-
-    def validate(self) -> None:
-        super().validate()
-        if not 0.0 <= self.progress_credit < 1.0:
-            raise ValueError("progress_credit must be in [0, 1): a success must outrank any failure")
-        if self.max_plan_steps < 1:
-            raise ValueError("max_plan_steps must be >= 1")
+Rollout = Callable[[list[int]], list[list[PlanRollout]]]
 
 
-def simulator(completions: list[Any], **kwargs: Any) -> list[float]:
-    """Named reward slot for TRL's bookkeeping (``rewards/simulator/mean``). RLVR scores whole
-    plans in :meth:`RLVRTrainer._generate_and_score_completions`; single completions are never
-    scored, so reaching this is a bug."""
-    raise RuntimeError("RLVR rewards come from full-plan rollouts, not from single completions")
+class RLVRTrainer(GRPOStageTrainer):
+    """The shared GRPO trainer whose generation step is a batch of full-plan rollouts.
 
-
-class RLVRTrainer(SRLTrainer):
-    """SRLTrainer whose generation step is a batch of full-plan rollouts."""
+    ``rollout`` (task ids -> one group of ``num_generations`` plans per task) replaces the
+    policy's own rollouts through the simulator, e.g. with scripted plans in tests."""
 
     def __init__(self, *args: Any, tasks: list[PlanTask], ruleset: Any, hp: RLVRHyperparameters, chat: bool = False,
-                 **kwargs: Any):
+                 rollout: Rollout | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.tasks = tasks
         self.ruleset = ruleset
         self.hp = hp
         self.chat = chat
+        self.rollout = rollout or self._rollout
 
     # ---- rollouts --------------------------------------------------------------------------------
     def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
@@ -96,42 +83,21 @@ class RLVRTrainer(SRLTrainer):
         G = self.num_generations
         if len(inputs) % G:
             raise ValueError(f"the generation batch ({len(inputs)}) must hold whole groups of {G}")
-        n_groups = len(inputs) // G
-        task_ids = [int(inputs[g * G]["task"]) for g in range(n_groups)]
-        eps = self.dynamic_sampling_epsilon
+        task_ids = [int(inputs[g * G]["task"]) for g in range(len(inputs) // G)]
+        rounds = [self.rollout(task_ids)]
 
-        def informative(group: list[PlanRollout]) -> bool:
-            return float(torch.tensor([r.reward for r in group]).std(unbiased=False)) > eps
+        def stds(groups: list[list[PlanRollout]]) -> list[float]:
+            return [float(torch.tensor([r.reward for r in g]).std(unbiased=False)) for g in groups]
 
-        groups = self._rollout(task_ids)
-        scored = list(groups)
-        useful = [informative(g) for g in groups]
-        stats = {"scored_groups": n_groups, "dropped_groups": useful.count(False), "extra_generations": 0,
-                 "extra_rounds": 0, "padded_groups": 0}
-        kept = [g for g, ok in zip(groups, useful) if ok] if self.dynamic_sampling else list(groups)
-        rounds = 0
-        while self.dynamic_sampling and len(kept) < n_groups and rounds < self.max_extra_generation_rounds:
-            rounds += 1
-            need = n_groups - len(kept)
-            extra = self._rollout(self._fresh_task_ids(need, rounds))
-            scored.extend(extra)
-            good = [g for g in extra if informative(g)]
-            stats["scored_groups"] += need
-            stats["dropped_groups"] += need - len(good)
-            stats["extra_generations"] += need * G
-            kept.extend(good[: n_groups - len(kept)])
-        stats["extra_rounds"] = rounds
-        real_kept = len(kept)
-        if not kept:  # nothing informative: the flat groups have zero advantage, only the KL term acts
-            kept, stats["padded_groups"] = list(groups), n_groups
-        i = 0
-        while len(kept) < n_groups:
-            kept.append(kept[i])
-            i += 1
-            stats["padded_groups"] += 1
-        self._record_dynamic(stats, n_groups, kept_groups=real_kept)
-        self._log_rollouts(scored)
-        return self._batch(kept)
+        def draw(n: int, round_no: int) -> list[float]:
+            rounds.append(self.rollout(self._fresh_task_ids(n, round_no)))
+            return stds(rounds[-1])
+
+        ds = select_groups(stds(rounds[0]), draw, group_size=G, epsilon=self.dynamic_sampling_epsilon,
+                           max_extra_rounds=self.max_extra_generation_rounds, enabled=self.dynamic_sampling)
+        self._record_dynamic(ds)
+        self._log_rollouts([g for groups in rounds for g in groups])
+        return self._batch([rounds[r][g] for r, g in ds.selection])
 
     def _log_rollouts(self, groups: list[list[PlanRollout]]) -> None:
         flat = [r for g in groups for r in g]
@@ -244,7 +210,7 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
     """Run (or resume) one RLVR job; same outputs and statuses as :func:`.srl_trainer.run_srl`."""
     if spec.stage != "rlvr":
         raise ValueError(f"run_rlvr got a {spec.stage!r} job")
-    hp = resolve_hyperparameters(spec.hyperparameters, RLVRHyperparameters, CONFIG_PATH)
+    hp = resolve_rlvr_hyperparameters(spec.hyperparameters)
     by_split, ruleset = load_plan_tasks(spec.dataset)
     train = by_split.get("train", [])
     validation = by_split.get("validation", [])[: hp.validation_tasks]
@@ -256,7 +222,7 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
 
         rows = [{"prompt": t.prompt([]), "task": i} for i, t in enumerate(train)]
         return RLVRTrainer(reward_funcs=simulator, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                           tasks=train, ruleset=ruleset, hp=hp, chat=chat, **common)
+                           tasks=train, ruleset=ruleset, hp=hp, chat=chat, **common, **grpo_trainer_kwargs(hp))
 
     def score(peft_model, tokenizer, chat):
         reference = "ref" if "ref" in peft_model.peft_config else None
@@ -266,4 +232,4 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
                 "validation_success_trained": plan_success_rate(peft_model, tokenizer, validation, ruleset, hp, chat),
                 "kl_reference": "initial_adapter" if spec.initial_adapter else "base_model"}
 
-    return run_grpo_job(spec, hp, reporter, build, score, n_train=len(train), n_validation=len(validation))
+    return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

@@ -66,15 +66,12 @@ def _scenarios() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def _collaboration_resource():
+    """The offline collaboration with the local profile's gates (accept_score 0.7), caching
+    under a private temporary folder."""
     from srl_pipeline.defs.collaboration.resources import CollaborationResource
-    from srl_pipeline.definitions import build_resources
-    from srl_pipeline.core.profiles import Profile, load_profile
 
-    data = copy.deepcopy(load_profile("test").data)
-    data.setdefault("collaboration", {})["cache_dir"] = tempfile.mkdtemp(prefix="srl_check_inputs_cache_")
-    resource = build_resources(Profile("test", data))["collaboration"]
-    assert isinstance(resource, CollaborationResource)
-    return resource
+    return CollaborationResource(cache_dir=tempfile.mkdtemp(prefix="srl_check_inputs_cache_"),
+                                 accept_score=0.7, max_attempts=3, lore_passages=3, seed=0)
 
 
 @functools.lru_cache(maxsize=None)

@@ -64,17 +64,22 @@ def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
 
 def test_checkpoints_belong_to_one_job(trained):
     runner, _, _, artifacts, *_ = trained
-    from srl_pipeline.defs.training.assets import checkpoint_dir
+    from srl_pipeline.training.job_identity import checkpoint_key
 
     training = runner.defs.resources["training"]
     dataset = artifacts / "srl_dataset" / "zombie.json"
     base = str(artifacts / "base_models" / "bronze")
     hp = training.hyperparameters("srl")
-    same = checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 2)
-    assert same == checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 2)
+
+    def folder(hyperparameters: dict, steps: int) -> Path:
+        key = checkpoint_key(dataset, base, hyperparameters, steps, training.seed)
+        return training.layout().checkpoints("srl_adapter", "zombie", key)
+
+    same = folder(hp, 2)
+    assert same == folder(hp, 2)
     assert (same / "ckpt-2").is_dir()  # the run above checkpointed into its own job's folder
-    assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, {**hp, "learning_rate": 1.0}, 2) != same
-    assert checkpoint_dir(training, "srl_adapter", "zombie", dataset, base, hp, 3) != same
+    assert folder({**hp, "learning_rate": 1.0}, 2) != same
+    assert folder(hp, 3) != same
 
 
 def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_split(trained):

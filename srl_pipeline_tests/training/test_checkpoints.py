@@ -17,9 +17,7 @@ torch.set_num_threads(1)  # tiny models: one thread is as fast, and immune to a 
 from srl_pipeline.training.checkpoints import (  # noqa: E402
     COMPLETE_MARKER, CheckpointManager, CheckpointTriggerCallback,
 )
-from srl_pipeline_tests.training.test_srl_trainer import (  # noqa: E402,F401
-    PROMPTS, flat_or_varied, make_trainer, tiny_model_dir,
-)
+from srl_pipeline_tests.tiny_models import PROMPTS, flat_or_varied, make_trainer  # noqa: E402
 
 
 def _writer(payload: bytes = b"x" * 100):
@@ -112,7 +110,7 @@ def _adapter_params(trainer):
 
 def test_resume_restores_weights_optimizer_scheduler_rng_and_data_position(tiny_model_dir, tmp_path):
     """4 steps straight vs 2 steps, a fresh process-like restart from ckpt-2, then 2 more: identical."""
-    from srl_pipeline.training.srl_trainer import AdaptiveKLController
+    from srl_pipeline.training.grpo.kl_control import AdaptiveKLController
 
     def trainer_for(run: str):
         mgr = CheckpointManager(tmp_path / run / "ckpt", keep=2)
@@ -135,7 +133,7 @@ def test_resume_restores_weights_optimizer_scheduler_rng_and_data_position(tiny_
     shutil.copytree(mgr_a.root / "ckpt-2", mgr_b.root / "ckpt-2")
     latest = mgr_b.latest()
     assert latest.step == 2
-    resumed.load_srl_state(mgr_b.read_extra_state(latest))
+    resumed.load_job_state(mgr_b.read_extra_state(latest))
     assert [h["step"] for h in resumed.history] == [1, 2]
     resumed.train(resume_from_checkpoint=str(latest.path))
     assert resumed.state.global_step == 4

@@ -20,7 +20,7 @@ pytest.importorskip("torch").set_num_threads(1)
 
 from srl_pipeline.training import entrypoint  # noqa: E402
 from srl_pipeline.training.checkpoints import COMPLETE_MARKER, CheckpointManager  # noqa: E402
-from srl_pipeline_tests.training.test_srl_trainer import tiny_model_dir, tiny_spec  # noqa: E402,F401
+from srl_pipeline_tests.tiny_models import tiny_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

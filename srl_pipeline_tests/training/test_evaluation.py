@@ -21,7 +21,7 @@ from srl_pipeline.training.evaluation import (  # noqa: E402
 )
 from srl_pipeline.training.plan_rollout import OUTCOMES, PlanRollout, PlanTask, Turn  # noqa: E402
 from srl_pipeline.training.rewards import step_similarity  # noqa: E402
-from srl_pipeline_tests.training.test_srl_trainer import build_tiny_model, tiny_model_dir  # noqa: E402,F401
+from srl_pipeline_tests.tiny_models import build_tiny_model  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GAME_ROOT = REPO_ROOT / "configs" / "game"

@@ -16,10 +16,10 @@ from srl_pipeline.game.scenarios import ScenarioSpec, generate_scenarios  # noqa
 from srl_pipeline.game.sources import GameFiles  # noqa: E402
 from srl_pipeline.training import entrypoint  # noqa: E402
 from srl_pipeline.training.plan_rollout import PlanRollout, PlanTask, Turn  # noqa: E402
-from srl_pipeline.training.rlvr_trainer import (  # noqa: E402
-    RLVRHyperparameters, RLVRTrainer, load_plan_tasks, resolve_hyperparameters, CONFIG_PATH,
-)
-from srl_pipeline_tests.training.test_srl_trainer import tiny_model_dir, tiny_spec  # noqa: E402,F401
+from srl_pipeline.training.rlvr_config import CONFIG_PATH, RLVRHyperparameters  # noqa: E402
+from srl_pipeline.training.rlvr_trainer import RLVRTrainer, load_plan_tasks  # noqa: E402
+from srl_pipeline.training.srl_config import resolve_hyperparameters  # noqa: E402
+from srl_pipeline_tests.tiny_models import tiny_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2] / "configs" / "game"
 
@@ -46,7 +46,8 @@ def make_adapter(model_dir: Path, out: Path, scale: float = 0.05) -> Path:
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from srl_pipeline.training.srl_trainer import lora_config, SRLHyperparameters
+    from srl_pipeline.training.job_runner import lora_config
+    from srl_pipeline.training.srl_config import SRLHyperparameters
 
     torch.manual_seed(1)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), lora_config(SRLHyperparameters()))
@@ -71,7 +72,7 @@ def test_profiles_are_valid_and_aws_is_outcome_only():
         assert 0 < hp.kl_target <= 0.1 and hp.dynamic_sampling
     assert resolve_hyperparameters({"profile": "aws"}, RLVRHyperparameters, CONFIG_PATH).progress_credit == 0.0
     with pytest.raises(ValueError, match="progress_credit"):
-        resolve_hyperparameters({"progress_credit": 1.0}, RLVRHyperparameters, CONFIG_PATH)
+        resolve_hyperparameters({"profile": "local", "progress_credit": 1.0}, RLVRHyperparameters, CONFIG_PATH)
 
 
 def test_rlvr_job_from_an_srl_adapter_runs_through_the_entrypoint(tiny_model_dir, tmp_path, capsys):
@@ -91,13 +92,14 @@ def test_rlvr_job_from_an_srl_adapter_runs_through_the_entrypoint(tiny_model_dir
     assert (Path(spec.output_dir) / "adapter_model.safetensors").is_file()
 
 
-def _trainer(model_dir: Path, tmp: Path, adapter: Path | None):
+def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None):
     from datasets import Dataset
     from peft import PeftModel
 
     from srl_pipeline.training.base_models import load_base_model
-    from srl_pipeline.training.rlvr_trainer import simulator
-    from srl_pipeline.training.srl_trainer import build_grpo_config, lora_config
+    from srl_pipeline.training.job_runner import lora_config
+    from srl_pipeline.training.rewards import simulator
+    from srl_pipeline.training.srl_config import build_grpo_config
 
     spec = rlvr_spec(tmp, model_dir)
     hp = resolve_hyperparameters(spec.hyperparameters, RLVRHyperparameters, CONFIG_PATH)
@@ -109,7 +111,7 @@ def _trainer(model_dir: Path, tmp: Path, adapter: Path | None):
     ds = Dataset.from_list([{"prompt": t.prompt([]), "task": i} for i, t in enumerate(train)])
     return RLVRTrainer(model=model, reward_funcs=simulator, args=build_grpo_config(spec, hp), train_dataset=ds,
                        processing_class=tok, peft_config=None if adapter else lora_config(hp), tasks=train,
-                       ruleset=ruleset, hp=hp), tok
+                       ruleset=ruleset, hp=hp, rollout=rollout), tok
 
 
 def _plans(task: int, rewards: list[float], turns: int = 2) -> list[PlanRollout]:
@@ -118,7 +120,6 @@ def _plans(task: int, rewards: list[float], turns: int = 2) -> list[PlanRollout]
 
 
 def test_dynamic_sampling_drops_flat_scenarios_and_every_turn_gets_its_plan_advantage(tiny_model_dir, tmp_path):
-    trainer, _ = _trainer(tiny_model_dir, tmp_path, None)
     scripted = {0: [0.0, 0.0, 0.0, 0.0], 1: [1.0, 0.0, 0.0, 0.0]}
     calls: list[list[int]] = []
 
@@ -126,7 +127,7 @@ def test_dynamic_sampling_drops_flat_scenarios_and_every_turn_gets_its_plan_adva
         calls.append(list(task_ids))
         return [_plans(t, scripted.get(t, [0.0, 1.0, 1.0, 0.0])) for t in task_ids]
 
-    trainer._rollout = fake_rollout
+    trainer, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=fake_rollout)
     inputs = [{"task": t, "prompt": "p"} for t in (0, 1) for _ in range(4)]
     out = trainer._generate_and_score_completions(inputs)
     assert calls[0] == [0, 1] and len(calls) >= 2                            # task 0 flat: fresh scenarios...

@@ -1,7 +1,7 @@
 """SFT baseline: the entrypoint runs an ``sft`` job (adapter, metrics, history, resume), the loss
 falls on the training data, and the completions it trains on are valid SRL completions.
 
-Uses the tiny random Qwen2 and the SRL dataset writer of ``test_srl_trainer`` (no downloads)."""
+Uses the tiny random Qwen2 and the SRL dataset writer of ``srl_pipeline_tests/tiny_models.py`` (no downloads)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,11 @@ from srl_pipeline.game.steps import parse_step  # noqa: E402
 from srl_pipeline.training import entrypoint  # noqa: E402
 from srl_pipeline.training.checkpoints import CheckpointManager  # noqa: E402
 from srl_pipeline.training.rewards import srl_reward  # noqa: E402
-from srl_pipeline.training.sft_trainer import (  # noqa: E402
-    load_sft_config, resolve_sft_hyperparameters, run_sft, sft_completion, to_sft_dataset,
-)
-from srl_pipeline.training.srl_trainer import Reporter, load_srl_examples  # noqa: E402
-from srl_pipeline_tests.training.test_srl_trainer import (  # noqa: E402,F401
-    tiny_model_dir, tiny_spec, write_srl_dataset,
-)
+from srl_pipeline.training.job_runner import Reporter  # noqa: E402
+from srl_pipeline.training.sft_config import load_sft_config, resolve_sft_hyperparameters  # noqa: E402
+from srl_pipeline.training.sft_trainer import run_sft, sft_completion, to_sft_dataset  # noqa: E402
+from srl_pipeline.training.srl_trainer import load_srl_examples  # noqa: E402
+from srl_pipeline_tests.tiny_models import tiny_spec, write_srl_dataset  # noqa: E402
 
 METRIC_KEYS = (
     "stage", "species", "tier", "status", "global_step", "max_steps", "resumed_from", "validation_reward_base",
@@ -73,7 +71,7 @@ def test_completions_end_with_the_expert_step_and_score_full_srl_reward(tmp_path
 
 def test_profiles_and_unknown_hyperparameters():
     assert load_sft_config("aws")["learning_rate"] == 1.0e-5 and load_sft_config("aws")["bf16"] is True
-    local = resolve_sft_hyperparameters({})
+    local = resolve_sft_hyperparameters({"profile": "local"})
     assert local.learning_rate == 1.0e-3 and local.lora_r == 8 and "down_proj" in local.lora_target_modules
     hp = resolve_sft_hyperparameters({"profile": "aws", "lora_r": 4})
     assert hp.lora_r == 4 and hp.gradient_checkpointing and hp.learning_rate == 1.0e-5

@@ -1,16 +1,13 @@
 """SRL trainer: dynamic sampling drops flat groups and refills, the cap holds, the KL bound acts.
 
 Everything runs on a randomly initialised tiny Qwen2 (hidden 64, 2 layers) and a byte-level BPE
-tokenizer trained here on a few hundred strings (no downloads); see :func:`tiny_model_dir`.
+tokenizer trained here on a few hundred strings (no downloads); see ``srl_pipeline_tests/tiny_models.py``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import zlib
-from pathlib import Path
 
 import pytest
 
@@ -20,94 +17,14 @@ os.environ.setdefault("DISABLE_MLFLOW_INTEGRATION", "TRUE")
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # tiny models: one thread is as fast, and immune to a busy machine's contention
 
-from srl_pipeline.training.job_spec import TrainingJobSpec  # noqa: E402
-from srl_pipeline.training.srl_trainer import (  # noqa: E402
-    STATUS_KL_BOUND, AdaptiveKLController, SRLHyperparameters, SRLTrainer, build_grpo_config, load_srl_config,
-    lora_config, resolve_hyperparameters, srl,
+from srl_pipeline.training.grpo.kl_control import AdaptiveKLController, window_max  # noqa: E402
+from srl_pipeline.training.job_runner import STATUS_KL_BOUND  # noqa: E402
+from srl_pipeline.training.rewards import srl  # noqa: E402
+from srl_pipeline.training.srl_config import (  # noqa: E402
+    SRLHyperparameters, load_srl_config, resolve_hyperparameters,
 )
-
-STEP = '{n}. **Show the fangs** intimidate(target=player) | "Leave, mortal {i}."'
-
-
-# ------------------------------------------------------------------------------------------------
-# Fixtures shared by the training tests (imported by test_checkpoints / test_entrypoint)
-# ------------------------------------------------------------------------------------------------
-def build_tiny_model(out: Path, seed: int = 0) -> Path:
-    """A random tiny Qwen2ForCausalLM + BPE tokenizer saved with save_pretrained into `out`."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from srl_pipeline.training.base_models import build_tokenizer
-
-    texts = [f"Scenario {i}: the vampire meets a mortal. <think>plan {i}</think>\n" + STEP.format(n=i % 5 + 1, i=i)
-             for i in range(300)]
-    tok = build_tokenizer(texts, vocab_size=400)
-    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(cfg)
-    model.generation_config.pad_token_id = tok.pad_token_id
-    model.generation_config.eos_token_id = tok.eos_token_id
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    return out
-
-
-def write_srl_dataset(path: Path, n_train: int = 12, n_val: int = 3) -> Path:
-    examples = []
-    for i in range(n_train + n_val):
-        split = "train" if i < n_train else "validation"
-        examples.append({"id": f"s{i}:1", "scenario_id": f"s{i}", "split": split, "step": 1,
-                         "prompt": f"Scenario {i}: the vampire meets a mortal.\nSteps so far:\n(none yet)\n",
-                         "target": STEP.format(n=1, i=i)})
-    path.write_text(json.dumps({"species": "vampire", "examples": examples}), encoding="utf-8")
-    return path
-
-
-def tiny_spec(tmp: Path, model_dir: Path, **overrides) -> TrainingJobSpec:
-    data = dict(stage="srl", species="vampire", tier="bronze", base_model=str(model_dir),
-                dataset=str(write_srl_dataset(tmp / "srl_dataset.json")), output_dir=str(tmp / "out"),
-                checkpoint_dir=str(tmp / "ckpt"),
-                hyperparameters={"profile": "test", "max_completion_length": 8, "validation_max_new_tokens": 8,
-                                 "validation_examples": 2},
-                max_steps=4, checkpoint_every_steps=2, keep_checkpoints=2)
-    data.update(overrides)
-    return TrainingJobSpec(**data)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny_model") / "model")
-
-
-def make_trainer(model_dir: Path, tmp: Path, prompts: list[str], reward_func, **kwargs) -> SRLTrainer:
-    """An SRLTrainer on the tiny model: 2 prompts x 4 generations per step, completions of 6 tokens."""
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    hp = SRLHyperparameters(**{"max_completion_length": 6, "learning_rate": 1e-3, **kwargs.pop("hp", {})})
-    spec = TrainingJobSpec(stage="srl", species="vampire", tier="bronze", base_model=str(model_dir),
-                           dataset="unused", output_dir=str(tmp / "out"), checkpoint_dir=str(tmp / "ckpt"),
-                           max_steps=kwargs.pop("max_steps", 3), seed=kwargs.pop("seed", 0))
-    args = build_grpo_config(spec, hp)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    ds = Dataset.from_list([{"prompt": p, "target": STEP.format(n=1, i=0)} for p in prompts])
-    kwargs.setdefault("dynamic_sampling", hp.dynamic_sampling)
-    kwargs.setdefault("max_extra_generation_rounds", hp.max_extra_generation_rounds)
-    trainer = SRLTrainer(model=model, reward_funcs=reward_func, args=args, train_dataset=ds, processing_class=tok,
-                         peft_config=lora_config(hp), **kwargs)
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)
-    return trainer
-
-
-def flat_or_varied(prompts, completions, **kwargs):
-    """Reward 0.5 for every completion of a prompt starting with 'flat' (std 0), else varied."""
-    return [0.5 if p.startswith("flat") else (zlib.crc32(c.encode()) % 97) / 97.0 for p, c in zip(prompts, completions)]
+from srl_pipeline.training.srl_trainer import SRLTrainer  # noqa: E402
+from srl_pipeline_tests.tiny_models import PROMPTS, STEP, flat_or_varied, make_trainer  # noqa: E402
 
 
 def _batch(prompts: list[str], G: int = 4) -> list[dict]:
@@ -121,10 +38,8 @@ def _batch_prompts(trainer: SRLTrainer, out: dict) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Dynamic sampling
+# Dynamic sampling (the decision itself is tested on plain lists in grpo/test_dynamic_sampling.py)
 # ------------------------------------------------------------------------------------------------
-PROMPTS = [f"live {i}: the vampire meets a mortal." for i in range(6)] + [f"flat {i}: a quiet crypt." for i in range(6)]
-
 
 def test_dynamic_sampling_drops_zero_std_groups_and_refills(tiny_model_dir, tmp_path):
     trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, max_extra_generation_rounds=20)
@@ -243,9 +158,9 @@ def test_profiles_hold_the_paper_values_on_aws_and_tiny_values_locally():
     hp = resolve_hyperparameters({"profile": "aws", "lora_r": 4})
     assert hp.lora_r == 4 and hp.learning_rate == 5e-7
     with pytest.raises(ValueError, match="unknown SRL hyperparameter"):
-        resolve_hyperparameters({"learnin_rate": 1.0})
+        resolve_hyperparameters({"profile": "local", "learnin_rate": 1.0})
     with pytest.raises(ValueError, match="beta"):
-        resolve_hyperparameters({"beta": 0.0})
+        resolve_hyperparameters({"profile": "local", "beta": 0.0})
 
 
 def test_srl_reward_function_reads_the_target_column():
@@ -255,9 +170,7 @@ def test_srl_reward_function_reads_the_target_column():
 
 
 def test_kl_bound_is_checked_on_window_means_so_one_estimator_spike_is_not_drift():
-    from srl_pipeline.training.srl_trainer import _window_max
-
-    assert _window_max([0.05, 0.05, 0.58, 0.05], 3) == pytest.approx(0.68 / 3)    # a spike: 0.227, still > 0.1
-    assert _window_max([0.02, 0.02, 0.2, 0.02, 0.02], 3) == pytest.approx(0.08)    # diluted under the bound
-    assert _window_max([0.12, 0.13, 0.14], 3) == pytest.approx(0.13)               # a drift is caught
-    assert _window_max([0.3], 3) == 0.3 and _window_max([], 3) is None
+    assert window_max([0.05, 0.05, 0.58, 0.05], 3) == pytest.approx(0.68 / 3)    # a spike: 0.227, still > 0.1
+    assert window_max([0.02, 0.02, 0.2, 0.02, 0.02], 3) == pytest.approx(0.08)    # diluted under the bound
+    assert window_max([0.12, 0.13, 0.14], 3) == pytest.approx(0.13)               # a drift is caught
+    assert window_max([0.3], 3) == 0.3 and window_max([], 3) is None

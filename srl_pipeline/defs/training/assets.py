@@ -7,15 +7,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from ...core.atomic import promote_dir as promote, staged_dir as staged_output
 from ...core.hashing import content_hash
+from ...training.job_identity import checkpoint_key
 from ...training.job_spec import TrainingJobSpec
-from ..partitions import species_partitions
 from ..collaboration.resources import CollaborationResource
 from ..game.resources import GameDataResource
-from .resources import TrainingSettings
+from ..partitions import species_partitions
 from ..shared import species_key
-from ...core.atomic import promote_dir as promote, staged_dir as staged_output
 from .backends import TrainingBackend
+from .resources import TrainingSettings
 
 TIERS = ("bronze", "silver", "gold")
 BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
@@ -62,27 +63,11 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
 
 
 def base_model_location(training: TrainingSettings, tier: str) -> str:
-    ident = training.base_models.get(tier, "builtin")
-    return str(Path(training.artifacts_dir) / "base_models" / tier) if ident == "builtin" else ident
+    return training.base_model(tier)
 
 
 def adapter_dir(training: TrainingSettings, asset: str, species: str) -> Path:
-    return Path(training.artifacts_dir) / asset / species
-
-
-def checkpoint_dir(training: TrainingSettings, asset: str, species: str, dataset: Path, base_model: str,
-                   hyperparameters: dict, max_steps: int) -> Path:
-    """Checkpoints belong to one job: the same data, base model, hyperparameters, steps and seed.
-    A restarted (e.g. spot-interrupted) job resumes from them; a changed job starts afresh
-    instead of inheriting another job's optimiser state."""
-    import hashlib
-
-    base = Path(base_model) / "model.safetensors"
-    job = content_hash({
-        "dataset": hashlib.sha256(dataset.read_bytes()).hexdigest() if dataset.is_file() else str(dataset),
-        "base_model": hashlib.sha256(base.read_bytes()).hexdigest() if base.is_file() else base_model,
-        "hyperparameters": hyperparameters, "max_steps": max_steps, "seed": training.seed})[:16]
-    return Path(training.artifacts_dir) / "checkpoints" / asset / species / job
+    return training.layout().adapter(asset, species)
 
 
 def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend,
@@ -94,14 +79,14 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     species = species_key(context)
     final = adapter_dir(training, asset, species)
     tmp = staged_output(final)
-    dataset = Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json"
+    layout = training.layout()
+    dataset = layout.data("srl_dataset", species=species)
     hyperparameters = training.hyperparameters(stage)
-    base_model = base_model_location(training, "bronze")
-    ckpt_key = {**hyperparameters, "initial_adapter": _adapter_fingerprint(initial_adapter)} if initial_adapter \
-        else hyperparameters
+    base_model = training.base_model("bronze")
+    job = checkpoint_key(dataset, base_model, hyperparameters, max_steps, training.seed, initial_adapter)
     spec = TrainingJobSpec(
         stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset), output_dir=str(tmp),
-        checkpoint_dir=str(checkpoint_dir(training, asset, species, dataset, base_model, ckpt_key, max_steps)),
+        checkpoint_dir=str(layout.checkpoints(asset, species, job)),
         initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
         checkpoint_every_steps=training.checkpoint_every_steps, checkpoint_every_minutes=training.checkpoint_every_minutes,
         keep_checkpoints=training.keep_checkpoints)
@@ -113,14 +98,6 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
         metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)),
                   **{k: v for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))},
                   **_curves(metrics)})
-
-
-def _adapter_fingerprint(path: str | None) -> str | None:
-    """A job that starts from an adapter is a different job when that adapter changed."""
-    import hashlib
-
-    weights = Path(path) / "adapter_model.safetensors" if path else None
-    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights and weights.is_file() else path
 
 
 @dg.asset(partitions_def=species_partitions, group_name="training", code_version="2", pool="local_training",

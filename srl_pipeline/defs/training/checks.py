@@ -47,7 +47,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
 
     @dg.asset_check(**common, name=f"{prefix}_kl_bounded",
                     description="KL to the reference model stayed within the bound throughout training "
-                                "(mean of every window of consecutive steps; see srl_trainer.KL_WINDOW).")
+                                "(mean of every window of consecutive steps; see grpo.kl_control.KL_WINDOW).")
     def kl_bounded(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
         m = _metrics(training, asset, context.partition_key)
         kl = m.get("kl_window_max")

@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from ...core.layout import BUILTIN, ArtifactLayout
-from ...core.profiles import load_stage_profile
+from ...core.profiles import load_stage_hyperparameters
 
 
 class TrainingSettings(dg.ConfigurableResource):
@@ -40,5 +40,5 @@ class TrainingSettings(dg.ConfigurableResource):
         return self.layout().base_model(tier, self.base_models.get(tier, BUILTIN))
 
     def hyperparameters(self, stage: str) -> dict[str, Any]:
-        """The stage's hyperparameters of this profile (configs/training/<stage>.yaml, extends resolved)."""
-        return load_stage_profile(stage, self.hyperparameter_profile)
+        """What the job spec carries: the profile's name and its resolved values (one loader)."""
+        return load_stage_hyperparameters(stage, self.hyperparameter_profile)

@@ -1,4 +1,4 @@
-"""The SRL reward (arXiv 2510.25992, DESIGN.md §5): how close the model's next step is to the expert's.
+"""The SRL step reward (arXiv 2510.25992, DESIGN.md §5): how close the model's next step is to the expert's.
 
 A completion is the model's reasoning, the closing tag, then exactly one step::
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 from typing import Iterable
 
-from ..game.steps import StepFormatError, parse_step
+from ...game.steps import StepFormatError, parse_step
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"

@@ -1,0 +1,1 @@
+"""GRPO machinery shared by the SRL and RLVR stages: dynamic sampling, KL control, the trainer."""

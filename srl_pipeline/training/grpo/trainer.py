@@ -1,0 +1,251 @@
+"""The GRPO trainer every GRPO stage shares: TRL's ``GRPOTrainer`` + a LoRA adapter + dynamic
+sampling + an adaptive KL bound + atomic checkpoints + a per-step history.
+
+What it adds to ``trl.GRPOTrainer`` (trl 1.16):
+
+- **Dynamic sampling** (:mod:`.dynamic_sampling` decides, this class generates and assembles).
+  After a generation batch is scored, flat groups are dropped and fresh prompts drawn from the
+  training set are generated and scored until the batch is full again or the cap is hit. Reported
+  per step: ``filter_rate``, ``extra_generations``, ``extra_rounds``, ``padded_groups``. A stage
+  whose generation step is not TRL's (RLVR's plan rollouts) reuses the same decision and
+  bookkeeping (:meth:`GRPOStageTrainer._record_dynamic`).
+- **Group z-score** advantages (``scale_rewards="group"``), PPO clip ``epsilon``, the KL to the
+  reference measured at every step and an adaptive KL coefficient (:mod:`.kl_control`): training
+  stops cleanly with status ``kl_bound_exceeded`` when the KL stays above the bound.
+- **Stop after the step**: generation is cut at the newline that ends the step line.
+- **State, history and summary** shared with every stage (:class:`~..trainer_state.JobStateMixin`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, ClassVar
+
+import torch
+from trl import GRPOTrainer
+from trl.trainer.utils import nanstd
+
+from ..generation import add_step_stop, cut_after_step
+from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
+from ..trainer_state import JobStateMixin, finite_or_none
+from .dynamic_sampling import DynamicSampling, select_groups
+from .kl_control import KL_WINDOW, AdaptiveKLController, KLControlCallback, window_max
+
+__all__ = ["GRPOStageTrainer", "grpo_trainer_kwargs"]
+
+# Tensors of a generation batch that dynamic sampling knows how to select and re-pad.
+_LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
+_RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "tool_mask": 1, "old_per_token_logps": 0.0,
+                 "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "importance_sampling_ratio": 1.0}
+
+
+def grpo_trainer_kwargs(hp: Any) -> dict[str, Any]:
+    """The keyword arguments of :class:`GRPOStageTrainer` a stage config (SRL, RLVR) sets."""
+    return dict(dynamic_sampling=hp.dynamic_sampling, dynamic_sampling_epsilon=hp.dynamic_sampling_epsilon,
+                max_extra_generation_rounds=hp.max_extra_generation_rounds,
+                kl_controller=AdaptiveKLController.from_hyperparameters(hp), stop_after_step=hp.stop_after_step)
+
+
+class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
+    """``GRPOTrainer`` with dynamic sampling, an adaptive KL bound, per-step history and atomic checkpoints."""
+
+    terminal_statuses: ClassVar[tuple[str, ...]] = (STATUS_COMPLETED, STATUS_KL_BOUND)
+
+    def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
+                 max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
+                 stop_after_step: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.stop_after_step = stop_after_step
+        if stop_after_step:
+            add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer)
+        self.dynamic_sampling = dynamic_sampling
+        self.dynamic_sampling_epsilon = float(dynamic_sampling_epsilon)
+        self.max_extra_generation_rounds = int(max_extra_generation_rounds)
+        self.kl_controller = kl_controller
+        if kl_controller is not None:
+            self.beta = kl_controller.beta
+        self.dynamic_totals = {"steps": 0, "scored_groups": 0, "dropped_groups": 0, "kept_groups": 0,
+                               "padded_groups": 0, "extra_generations": 0, "base_generations": 0}
+        self._kl_window: list[float] = []
+        self._step_kl: float | None = None
+        self._step_beta: float | None = None
+        self._step_dynamic: dict[str, float] = {}
+        self._last_rewards_per_func: torch.Tensor | None = None
+        self.add_callback(KLControlCallback(self))
+
+    # ---- state that goes into checkpoints ------------------------------------------------------
+    def extra_job_state(self) -> dict[str, Any]:
+        return {"dynamic_totals": self.dynamic_totals, "beta": self.beta,
+                "kl_controller": self.kl_controller.state_dict() if self.kl_controller else None}
+
+    def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        self.dynamic_totals.update(state.get("dynamic_totals") or {})
+        if self.kl_controller is not None and state.get("kl_controller"):
+            self.kl_controller.load_state_dict(state["kl_controller"])
+            self.beta = self.kl_controller.beta
+        elif state.get("beta") is not None:
+            self.beta = float(state["beta"])
+
+    # ---- KL measured every step ----------------------------------------------------------------
+    def training_step(self, model, inputs, num_items_in_batch):
+        before = len(self._metrics["train"].get("kl", ()))
+        out = super().training_step(model, inputs, num_items_in_batch)
+        kl = self._metrics["train"].get("kl", ())
+        if len(kl) > before:
+            self._kl_window.append(float(kl[-1]))
+        return out
+
+    # ---- per-step history and summary ----------------------------------------------------------
+    def step_record(self, logs: dict[str, float], tokens: int) -> dict[str, Any]:
+        dyn = self._step_dynamic
+        record = {
+            "reward_mean": finite_or_none(logs.get("reward")),
+            "reward_std": finite_or_none(logs.get("reward_std")),
+            "kl": finite_or_none(self._step_kl if self._step_kl is not None else logs.get("kl")),
+            "beta": finite_or_none(self._step_beta if self._step_beta is not None else self.beta),
+            "beta_next": finite_or_none(self.beta),
+            "filter_rate": finite_or_none(dyn.get("filter_rate", 0.0)),
+            "extra_generations": int(dyn.get("extra_generations", 0)),
+            "extra_rounds": int(dyn.get("extra_rounds", 0)),
+            "padded_groups": int(dyn.get("padded_groups", 0)),
+            "completion_length": finite_or_none(logs.get("completions/mean_length")),
+            **self._extra_record(logs),
+        }
+        self._step_dynamic, self._step_kl, self._step_beta = {}, None, None  # this step is recorded
+        return record
+
+    def _extra_record(self, logs: dict[str, float]) -> dict[str, Any]:
+        """Stage-specific fields of a history record (RLVR adds its plan success rate)."""
+        return {}
+
+    def summary_metrics(self, hp: Any) -> dict[str, Any]:
+        t = self.dynamic_totals
+        hist = self.history
+        kls = [h["kl"] for h in hist if h.get("kl") is not None]
+        return {
+            "reward_mean_last": hist[-1]["reward_mean"] if hist else None,
+            "kl_last": kls[-1] if kls else None, "kl_max": max(kls) if kls else None, "kl_target": hp.kl_target,
+            "kl_window": KL_WINDOW, "kl_window_max": window_max(kls, KL_WINDOW),
+            "beta_final": float(self.beta),
+            "filter_rate": t["dropped_groups"] / t["scored_groups"] if t["scored_groups"] else None,
+            "extra_generations": t["extra_generations"],
+            "extra_generation_cost": t["extra_generations"] / t["base_generations"] if t["base_generations"] else None,
+            "generations_per_kept_group": (t["scored_groups"] * hp.num_generations / t["kept_groups"]
+                                           if t["kept_groups"] else None),
+            "padded_groups": t["padded_groups"], "dynamic_sampling": hp.dynamic_sampling,
+        }
+
+    # ---- stop at the end of the step ------------------------------------------------------------
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,
+                                                                 num_generations, has_tool_images)
+        if self.stop_after_step:  # rows that stopped early were padded while the others went on
+            completion_ids = [cut_after_step(ids, self._tokenizer) for ids in completion_ids]
+            if logprobs is not None:
+                logprobs = [lp[: len(ids)] for lp, ids in zip(logprobs, completion_ids)]
+        return completion_ids, logprobs
+
+    # ---- dynamic sampling ----------------------------------------------------------------------
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._last_rewards_per_func = rewards_per_func
+        return rewards_per_func
+
+    def _local_group_std(self, n_local: int) -> list[float]:
+        """Per-group reward std of this process's slice of the last scored batch."""
+        rpf = self._last_rewards_per_func
+        rewards = (rpf * self.reward_weights.to(rpf.device).unsqueeze(0)).nansum(dim=1)
+        rewards[torch.isnan(rpf).all(dim=1)] = torch.nan
+        start = self.accelerator.process_index * n_local
+        local = rewards[start:start + n_local]
+        return nanstd(local.view(-1, self.num_generations), dim=1).nan_to_num(0.0).tolist()
+
+    def _fresh_inputs(self, n_groups: int, round_no: int) -> list[dict[str, Any]]:
+        """``n_groups`` prompts drawn from the training set, each repeated ``num_generations`` times.
+        Deterministic in (seed, step, round, process), so a resumed run draws the same prompts."""
+        ds = self.train_dataset
+        if ds is None or not hasattr(ds, "__getitem__"):
+            raise TypeError("dynamic sampling needs a map-style training dataset")
+        rng = random.Random(f"srl-dynamic:{self.args.seed}:{self.state.global_step}:{round_no}:"
+                            f"{self.accelerator.process_index}")
+        picks = [rng.randrange(len(ds)) for _ in range(n_groups)]
+        return [dict(ds[i]) for i in picks for _ in range(self.num_generations)]
+
+    def _global_deficit(self, deficit: int) -> int:
+        """The largest missing-group count over processes: every process runs the same rounds."""
+        return int(self.accelerator.gather(torch.tensor([deficit], device=self.accelerator.device)).max())
+
+    def _generate_and_score_completions(self, inputs):
+        if not self.model.training:
+            return super()._generate_and_score_completions(inputs)
+        G = self.num_generations
+        n_local = len(inputs)
+        if n_local % G:
+            raise ValueError(f"the local generation batch ({n_local}) must hold whole groups of {G}")
+        parts = [super()._generate_and_score_completions(inputs)]
+
+        def draw(n: int, round_no: int) -> list[float]:
+            fresh = self._fresh_inputs(n, round_no)
+            parts.append(super(GRPOStageTrainer, self)._generate_and_score_completions(fresh))
+            return self._local_group_std(len(fresh))
+
+        ds = select_groups(self._local_group_std(n_local), draw, group_size=G,
+                           epsilon=self.dynamic_sampling_epsilon, max_extra_rounds=self.max_extra_generation_rounds,
+                           enabled=self.dynamic_sampling, sync_deficit=self._global_deficit)
+        self._record_dynamic(ds)
+        return parts[0] if ds.unchanged else self._assemble([(parts[r], g) for r, g in ds.selection])
+
+    def _record_dynamic(self, ds: DynamicSampling) -> None:
+        """Totals for metrics.json, this step's history fields and TRL's ``dynamic/*`` logs."""
+        t = self.dynamic_totals
+        t["steps"] += 1
+        t["scored_groups"] += ds.scored_groups
+        t["dropped_groups"] += ds.dropped_groups
+        t["kept_groups"] += ds.kept_groups
+        t["padded_groups"] += ds.padded_groups
+        t["extra_generations"] += ds.extra_generations
+        t["base_generations"] += ds.n_groups * ds.group_size
+        step = {"filter_rate": ds.filter_rate, "extra_generations": ds.extra_generations,
+                "extra_rounds": ds.extra_rounds, "padded_groups": ds.padded_groups}
+        # one generation batch per optimizer step in our configs; accumulate if there are several
+        for k, v in step.items():
+            self._step_dynamic[k] = (self._step_dynamic.get(k, 0) + v) if k != "filter_rate" else v
+        m = self._metrics["train"]
+        m["dynamic/filter_rate"].append(ds.filter_rate)
+        m["dynamic/extra_generations"].append(float(ds.extra_generations))
+        m["dynamic/extra_rounds"].append(float(ds.extra_rounds))
+        m["dynamic/padded_groups"].append(float(ds.padded_groups))
+        m["dynamic/generations_per_kept_group"].append(ds.generations_per_kept_group)
+
+    def _assemble(self, selection: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+        """One batch from (scored batch, group index) pairs, re-padded to common lengths."""
+        G = self.num_generations
+        pad_id = self._tokenizer.pad_token_id
+        keys = set(selection[0][0])
+        unsupported = keys - set(_LEFT_PADDED) - set(_RIGHT_PADDED) - {"advantages", "num_items_in_batch"}
+        if unsupported:
+            raise NotImplementedError(f"dynamic sampling does not support batch fields {sorted(unsupported)} "
+                                      "(multimodal inputs); set dynamic_sampling: false")
+        out: dict[str, Any] = {}
+        for key in keys - {"num_items_in_batch"}:
+            rows = [part[key][g * G:(g + 1) * G] for part, g in selection]
+            if key == "advantages" or rows[0].dim() == 1:
+                out[key] = torch.cat(rows, dim=0)
+                continue
+            width = max(r.size(1) for r in rows)
+            if key in _LEFT_PADDED:
+                value, side = _LEFT_PADDED[key], "left"
+            else:
+                value, side = _RIGHT_PADDED[key], "right"
+            value = pad_id if value == "pad" else value
+            padded = []
+            for r in rows:
+                missing = width - r.size(1)
+                if missing:
+                    filler = torch.full((r.size(0), missing), value, dtype=r.dtype, device=r.device)
+                    r = torch.cat([filler, r] if side == "left" else [r, filler], dim=1)
+                padded.append(r)
+            out[key] = torch.cat(padded, dim=0)
+        mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+        return out

@@ -1,0 +1,217 @@
+"""The one job driver every training stage (SRL, RLVR, SFT; distillation next) runs through.
+
+load the base model (and the initial adapter) -> resume from the newest *complete* checkpoint
+-> train under the time limit -> save the PEFT adapter -> score validation -> ``metrics.json``.
+
+A stage contributes a :class:`StageJob`: its config (a dataclass beside its trainer that builds the
+TRL config), the data counts, ``build`` (its trainer, a TRL trainer with
+:class:`~.trainer_state.JobStateMixin`) and ``score`` (its validation numbers). Everything else
+(checkpoint clean-up and resume, the checkpoint trigger and the time limit, the statuses, the
+outputs and their order, the common metrics) is decided here, once.
+
+Statuses: ``completed``; ``kl_bound_exceeded`` (a GRPO stage stopped cleanly by its KL bound:
+adapter and metrics are written, the caller decides); ``time_limit`` (``max_runtime_minutes``
+spent: a checkpoint is written and :class:`TimeLimitReached` raised; rerun the spec to resume).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from ..core.atomic import atomic_write_json
+from .job_spec import TrainingJobSpec
+
+STATUS_COMPLETED = "completed"
+STATUS_KL_BOUND = "kl_bound_exceeded"
+STATUS_TIME_LIMIT = "time_limit"
+
+
+class Reporter:
+    """Where progress goes (stdout JSON lines, Dagster Pipes, a list in tests). No-op base."""
+
+    def log(self, message: str) -> None: ...
+
+    def step(self, record: dict[str, Any]) -> None: ...
+
+    def event(self, name: str, payload: dict[str, Any]) -> None: ...
+
+
+class TimeLimitReached(RuntimeError):
+    """The job's ``max_runtime_minutes`` ran out; a checkpoint was written; rerun to resume."""
+
+
+class StageConfig(Protocol):
+    """What the runner reads from a stage's config dataclass."""
+
+    prompt_format: str
+    torch_threads: int | None
+    lora_r: int
+    lora_alpha: int
+    lora_dropout: float
+    lora_target_modules: list[str]
+
+    def trl_config(self, spec: TrainingJobSpec, world_size: int = 1) -> Any: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class StageJob:
+    """One stage's part of a job.
+
+    ``build(model, tokenizer, chat, common)`` makes the trainer; ``common`` holds the keyword
+    arguments the runner decides (model, TRL args, LoRA config, checkpoint manager, ``on_step``).
+    ``score(peft_model, tokenizer, chat)`` returns the validation numbers for ``metrics.json``.
+    ``check_tokenizer(tokenizer)`` may reject the data before any training (e.g. SFT prompts that
+    do not fit ``max_length``).
+    """
+
+    spec: TrainingJobSpec
+    hp: StageConfig
+    n_train: int
+    n_validation: int
+    build: Callable[[Any, Any, bool, dict[str, Any]], Any]
+    score: Callable[[Any, Any, bool], dict[str, Any]]
+    check_tokenizer: Callable[[Any], None] | None = None
+
+
+def use_chat(tokenizer: Any, prompt_format: str) -> bool:
+    """Chat-formatted prompts: ``chat``, or ``auto`` with a tokenizer that has a chat template."""
+    if prompt_format == "auto":
+        return bool(getattr(tokenizer, "chat_template", None))
+    return prompt_format == "chat"
+
+
+def lora_config(hp: StageConfig):
+    """The fresh LoRA adapter a stage trains when it does not start from one."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=hp.lora_r, lora_alpha=hp.lora_alpha, lora_dropout=hp.lora_dropout,
+                      target_modules=list(hp.lora_target_modules), task_type="CAUSAL_LM", bias="none")
+
+
+def load_model(base_model: str):
+    """The base model and its tokenizer (hub id or local folder; nothing downloaded for builtins)."""
+    from .base_models import load_base_model
+
+    return load_base_model(base_model)
+
+
+def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run (or resume) one job and return its metrics (also ``<output_dir>/metrics.json``, written
+    last, next to the PEFT adapter). Raises :class:`TimeLimitReached` when the time limit stops it."""
+    import datasets
+    import torch
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from .checkpoints import CheckpointManager, CheckpointTriggerCallback
+
+    spec, hp = job.spec, job.hp
+    reporter = reporter or Reporter()
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise NotImplementedError(f"multi-process {spec.stage} training (torchrun/DeepSpeed) is not implemented yet: "
+                                  "the checkpoint layer and the outputs are written by a single process")
+    if hp.torch_threads:
+        torch.set_num_threads(hp.torch_threads)
+
+    manager = CheckpointManager(spec.checkpoint_dir, keep=spec.keep_checkpoints)
+    removed = manager.cleanup_incomplete()
+    if removed:
+        reporter.log(f"ignored and removed {len(removed)} incomplete checkpoint(s): {[p.name for p in removed]}")
+    latest = manager.latest()
+
+    model, tokenizer = load_model(spec.base_model)
+    chat = use_chat(tokenizer, hp.prompt_format)
+    if job.check_tokenizer is not None:
+        job.check_tokenizer(tokenizer)
+    peft_config = None
+    if spec.initial_adapter:
+        from peft import PeftModel
+
+        # Trainable copy of the adapter (GRPO: TRL keeps a frozen copy, "ref", as the KL reference).
+        model = PeftModel.from_pretrained(model, spec.initial_adapter, is_trainable=True)
+    else:
+        peft_config = lora_config(hp)
+
+    status_box: dict[str, Any] = {}
+    trigger = CheckpointTriggerCallback(spec.checkpoint_every_steps, spec.checkpoint_every_minutes,
+                                        spec.max_runtime_minutes,
+                                        on_time_limit=lambda: status_box.setdefault("status", STATUS_TIME_LIMIT))
+    common = dict(model=model, args=hp.trl_config(spec, world_size), peft_config=peft_config,
+                  checkpoint_manager=manager,
+                  on_step=lambda record: reporter.step({**record, "max_steps": spec.max_steps}))
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # stdout/stderr carry progress events, not tqdm bars
+    try:
+        trainer = job.build(model, tokenizer, chat, common)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(trigger)  # after the trainer's own (the KL controller's), so a stop is checkpointed
+
+    resume_path = None
+    if latest is not None:
+        trainer.load_job_state(manager.read_extra_state(latest))
+        trainer.resumed_from.append(latest.step)
+        resume_path = str(latest.path)
+        reporter.event("resumed", {"step": latest.step, "checkpoint": latest.path.name})
+        reporter.log(f"resuming from {latest.path.name} (step {latest.step})")
+
+    if latest is not None and (latest.step >= spec.max_steps or trainer.status in trainer.terminal_statuses):
+        trainer._load_from_checkpoint(resume_path)  # weights only: nothing left to train
+        trainer.state.global_step = latest.step
+    else:
+        reporter.event("started", {"max_steps": spec.max_steps, "train_examples": job.n_train,
+                                   "validation_examples": job.n_validation,
+                                   "resume_step": latest.step if latest else 0})
+        trainer.train(resume_from_checkpoint=resume_path)
+        if status_box.get("status") == STATUS_TIME_LIMIT and trainer.status != STATUS_KL_BOUND:
+            trainer.status = STATUS_TIME_LIMIT
+            raise TimeLimitReached(f"max_runtime_minutes={spec.max_runtime_minutes} reached at step "
+                                   f"{trainer.state.global_step}/{spec.max_steps}; checkpoint written to "
+                                   f"{spec.checkpoint_dir}; rerun the same spec to resume")
+    if trainer.status is None:
+        trainer.status = STATUS_COMPLETED
+
+    # Outputs: the adapter (PEFT, safetensors), then metrics.json last.
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    out_dir = Path(spec.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    peft_model.save_pretrained(str(out_dir), safe_serialization=True, selected_adapters=["default"])
+
+    reporter.log(f"scoring {job.n_validation} validation items (greedy) for the reference and the trained model")
+    scores = job.score(peft_model, tokenizer, chat)
+    metrics = summarize(trainer, job, scores)
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    reporter.event("finished", {k: v for k, v in metrics.items() if k not in ("history", "hyperparameters")})
+    return metrics
+
+
+def summarize(trainer: Any, job: StageJob, scores: dict[str, Any]) -> dict[str, Any]:
+    """``metrics.json``: the keys every stage has, the validation ``scores``, the stage's own
+    (:meth:`~.trainer_state.JobStateMixin.summary_metrics`), the history, and a scalar summary."""
+    spec = job.spec
+    hist = trainer.history
+    tps = [h["tokens_per_s"] for h in hist if h.get("tokens_per_s")]
+    metrics = {
+        "stage": spec.stage, "species": spec.species, "tier": spec.tier, "status": trainer.status,
+        "global_step": int(trainer.state.global_step), "max_steps": spec.max_steps,
+        "resumed_from": trainer.resumed_from,
+        **scores,
+        "validation_examples": job.n_validation, "train_examples": job.n_train,
+        **trainer.summary_metrics(job.hp),
+        "tokens_per_s_mean": sum(tps) / len(tps) if tps else None,
+        "train_seconds": hist[-1]["elapsed_s"] if hist else None,
+        "adapter_dir": str(Path(spec.output_dir)), "base_model": spec.base_model,
+        "hyperparameters": job.hp.to_dict(), "history": hist,
+    }
+    # Scalars only, for Dagster metadata (the history stays in "history").
+    metrics["summary"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) and v is not None}
+    return metrics

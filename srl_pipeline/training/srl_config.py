@@ -1,0 +1,117 @@
+"""SRL's config, beside its trainer (:mod:`.srl_trainer`): every knob of an SRL run.
+
+A plain dataclass that *builds* TRL's ``GRPOConfig`` (:meth:`SRLHyperparameters.trl_config`)
+rather than a ``GRPOConfig`` subclass: the stage's knobs are counted in prompts and groups
+(``batch_prompts``), carry the KL controller, dynamic sampling, LoRA and validation settings TRL
+has no field for, and are checked against the YAML profile's keys (a typo is an error), which a
+subclass with TRL's ~200 fields could not do. ``configs/training/srl.yaml`` holds the per-profile
+values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .hyperparameters import CONFIG_DIR, Hyperparameters, load_profile_config, resolve
+from .job_spec import TrainingJobSpec
+
+CONFIG_PATH = CONFIG_DIR / "srl.yaml"
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class SRLHyperparameters(Hyperparameters):
+    """Every knob of an SRL run (GRPO with dynamic sampling and an adaptive KL bound)."""
+
+    label: ClassVar[str] = "SRL"
+
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "constant"
+    warmup_steps: float = 0.0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    num_generations: int = 4              # rollouts per prompt (G)
+    batch_prompts: int = 2                # prompts (groups) per optimizer step
+    micro_batch_size: int = 8             # completions per forward/backward pass and device
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_completion_length: int = 64
+    loss_type: str = "grpo"
+    epsilon: float = 0.2                  # PPO clip
+    scale_rewards: str = "group"          # group z-score
+    beta: float = 0.04                    # initial KL coefficient (> 0: the KL is measured every step)
+    kl_target: float = 0.1
+    kl_adaptive: bool = True
+    kl_adapt_factor: float = 1.5
+    beta_min: float | None = None         # default: the initial beta
+    beta_max: float = 10.0
+    kl_stop_multiple: float = 2.0
+    kl_stop_patience: int = 3
+    dynamic_sampling: bool = True
+    dynamic_sampling_epsilon: float = 1e-4
+    max_extra_generation_rounds: int = 3
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    prompt_format: str = "auto"           # auto | text | chat (chat when the tokenizer has a template)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    use_vllm: bool = False
+    validation_examples: int = 16
+    validation_max_new_tokens: int = 64
+    validation_batch_size: int = 8
+    stop_after_step: bool = True          # generation stops at the newline that ends the step line
+    torch_threads: int | None = None      # None: torch's default (all cores)
+
+    def validate(self) -> None:
+        if self.num_generations < 2:
+            raise ValueError("num_generations must be >= 2 (GRPO needs a group)")
+        if self.beta <= 0:
+            raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
+        if self.scale_rewards != "group":
+            raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
+        if self.prompt_format not in ("auto", "text", "chat"):
+            raise ValueError("prompt_format must be auto, text or chat")
+
+    def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
+        """TRL's ``GRPOConfig`` for this job (saving is ours: ``save_strategy="no"``)."""
+        import torch
+        from trl import GRPOConfig
+
+        completions = self.batch_prompts * self.num_generations
+        per_step = self.micro_batch_size * world_size
+        if completions % per_step:
+            raise ValueError(f"batch_prompts*num_generations ({completions}) must be a multiple of "
+                             f"micro_batch_size*world_size ({per_step})")
+        return GRPOConfig(
+            output_dir=str(Path(spec.checkpoint_dir)),  # HF writes nothing else there (save_strategy="no")
+            max_steps=spec.max_steps, seed=spec.seed, data_seed=spec.seed,
+            learning_rate=self.learning_rate, lr_scheduler_type=self.lr_scheduler_type,
+            warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
+            per_device_train_batch_size=self.micro_batch_size, gradient_accumulation_steps=completions // per_step,
+            num_generations=self.num_generations, temperature=self.temperature, top_p=self.top_p,
+            max_completion_length=self.max_completion_length, loss_type=self.loss_type, epsilon=self.epsilon,
+            scale_rewards=self.scale_rewards, beta=self.beta,
+            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+            bf16=self.bf16, gradient_checkpointing=self.gradient_checkpointing, use_vllm=self.use_vllm,
+            use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, dataloader_num_workers=0,
+            log_completions=False,
+        )
+
+
+def build_grpo_config(spec: TrainingJobSpec, hp: SRLHyperparameters, world_size: int = 1):
+    """TRL's ``GRPOConfig`` for ``spec`` under ``hp`` (SRL and RLVR)."""
+    return hp.trl_config(spec, world_size)
+
+
+def load_srl_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
+    """The resolved values of a profile of ``configs/training/srl.yaml``."""
+    return load_profile_config(profile, path)
+
+
+def resolve_hyperparameters(spec_hp: dict[str, Any], cls: type = SRLHyperparameters, path: Path = CONFIG_PATH):
+    """The job spec's ``{profile: <name>, ...overrides}`` as a ``cls`` instance (see hyperparameters.py)."""
+    return resolve(spec_hp, cls, path)

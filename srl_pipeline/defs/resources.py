@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ..artifacts import atomic_write_json, read_json
+from ..core.catalogue import tier_names
 from ..game.names import validate_species_name
 from ..game.rules import RuleSet, World
 from ..game.scenarios import ScenarioSpec
@@ -167,7 +168,7 @@ class TrainingSettings(dg.ConfigurableResource):
     """Base models per tier and training hyperparameters (profile: training; configs/training/*.yaml)."""
 
     artifacts_dir: str
-    base_models: dict[str, str] = Field(default_factory=lambda: {"bronze": "builtin", "silver": "builtin", "gold": "builtin"})
+    base_models: dict[str, str] = Field(default_factory=lambda: {t: "builtin" for t in tier_names()})
     warmup_steps: int = 400
     builtin_tiers: Optional[dict[str, dict[str, int]]] = Field(
         default=None, description="Override the built-in tiers' sizes (hidden_size, num_layers, ...); tests use tiny ones")
@@ -210,7 +211,7 @@ class EvaluationSettings(dg.ConfigurableResource):
     kl_bound: float = 0.1            # the quality target for the evaluated models' KL to the base
 
     def settings(self):
-        from ..training.evaluation import EvalSettings
+        from ..evaluation.evaluate import EvalSettings
 
         return EvalSettings(k=self.k, temperature=self.temperature, max_steps=self.max_steps,
                             max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,

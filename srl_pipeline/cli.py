@@ -107,11 +107,12 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if experiments:
         report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
         if report.success:
-            from .training.report import TABLE_MODELS, collect_results, results_table
+            from .core.catalogue import model_names
+            from .evaluation.report import collect_results, results_table
 
             artifacts = Path(defs.resources["training"].artifacts_dir)
             print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")
-            print(results_table(collect_results(artifacts), TABLE_MODELS))
+            print(results_table(collect_results(artifacts), list(model_names())))
             print(f"Report with every metric, plots and weakness reports: {artifacts / 'report' / 'report.md'}")
         else:
             failures += 1
@@ -168,11 +169,12 @@ def _base_models_ready(defs) -> bool:
     """Built-in base models are built once; hub ids and paths need no build."""
     from pathlib import Path
 
-    from .defs.training.assets import TIERS, base_model_location
+    from .core.catalogue import tier_names
+    from .defs.training.assets import base_model_location
 
     training = defs.resources["training"]
     return all(training.base_models.get(t, "builtin") != "builtin"
-               or (Path(base_model_location(training, t)) / "config.json").is_file() for t in TIERS)
+               or (Path(base_model_location(training, t)) / "config.json").is_file() for t in tier_names())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,12 @@ Reads the profile's artifacts (``$SRL_PROFILE``; ``--artifacts DIR`` or ``$SRL_A
 overrides the folder): the species' rules in force (``game_rules/<species>.json``), its lore
 (``monster_lore/<species>.json``) and BM25 index (``lore_index/<species>.json``), the tier's base
 model and the model's adapter (``<asset>/<species>/``). Every line of the file is validated
-against the rules first; any problem (named by file, line and field) ends the command with exit
-code 2 before a model is loaded or anything is written. Each scenario then gets its lore from the
-offline BM25 retriever (as many passages as the collaboration retrieves), the model writes a full
-plan per scenario (greedy, and ``k`` samples) that the simulator judges, and the metrics
-(:func:`srl_pipeline.training.evaluation.evaluate_model`) are printed and written atomically as
+against the rules first (:func:`srl_pipeline.game.scenario_files.read_scenario_file`); any
+problem (named by file, line and field) ends the command with exit code 2 before a model is
+loaded or anything is written. Each scenario then gets its lore from the offline BM25 retriever
+(as many passages as the collaboration retrieves), the model writes a full plan per scenario
+(greedy, and ``k`` samples) that the simulator judges, and the metrics
+(:func:`srl_pipeline.evaluation.evaluate.evaluate_model`) are printed and written atomically as
 JSON (default ``<artifacts>/eval/<species>-<model>.json``). The file format is documented in
 ``configs/game/README.md`` ("User scenario files").
 """
@@ -20,7 +21,6 @@ JSON (default ``<artifacts>/eval/<species>-<model>.json``). The file format is d
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -28,13 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from .core.atomic import atomic_write_json, read_json
-from .game.errors import GameDataError, Problem
+from .core import catalogue
+from .game.errors import GameDataError
 from .game.names import validate_species_name
-from .training.evaluation import MODEL_ADAPTER_ASSETS
+from .game.scenario_files import read_scenario_file
 
 ARTIFACTS_ENV = "SRL_ARTIFACTS_DIR"
-MODELS = ("srl_rlvr", "srl", "base", "sft", "rlvr_only")
-TIERS = ("bronze", "silver", "gold")
+# --model choices: the production models from the deployed one (SRL -> RLVR, the default) back to
+# the base, then the paper's baselines
+MODELS = (tuple(m.name for m in reversed(catalogue.production_models()))
+          + tuple(m.name for m in catalogue.experiment_models()))
+TIERS = catalogue.tier_names()
 EXIT_BAD_INPUT = 2
 
 
@@ -121,79 +125,6 @@ def load_lore(artifacts: Path, species: str):
     return lore, index
 
 
-def read_scenario_file(path: Path, ruleset: Any, species: str) -> list[tuple[Any, list[str]]]:
-    """Every scenario of a JSONL file as (Scenario, expert steps), validated against ``ruleset``.
-
-    Blank lines are skipped. All problems of the file are collected and raised together as one
-    :class:`GameDataError` (each names the file, ``line N`` and the field)."""
-    from .game.scenarios import validate_scenario_record
-    from .game.steps import StepFormatError, parse_step
-
-    file = str(path)
-    if not path.is_file():
-        raise EvalInputError(f"{file}: no such scenario file")
-    problems: list[Problem] = []
-    out: list[tuple[Any, list[str]]] = []
-    seen: dict[str, int] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise GameDataError.single(file, "<file>", "<content>", f"not UTF-8 text ({e.reason})") from e
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        record = f"line {number}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            problems.append(Problem(file, record, "<json>", f"invalid JSON: {e.msg} at column {e.colno}"))
-            continue
-        line_problems: list[Problem] = []
-        scenario = None
-        try:
-            scenario = validate_scenario_record(rec, ruleset, file, number - 1)
-        except GameDataError as e:
-            line_problems.extend(e.problems)
-        steps: list[str] = []
-        if isinstance(rec, dict):
-            if "species" in rec and rec["species"] != species:
-                line_problems.append(Problem(file, record, "species",
-                                             f"says {rec['species']!r} but the file is evaluated for {species!r}"))
-            raw_steps = rec.get("expert_steps", [])
-            if not isinstance(raw_steps, list):
-                line_problems.append(Problem(file, record, "expert_steps", "expected a list of step strings"))
-            else:
-                for i, s in enumerate(raw_steps):
-                    if not isinstance(s, str):
-                        line_problems.append(Problem(file, record, f"expert_steps[{i}]",
-                                                     f"expected a string, got {type(s).__name__}"))
-                        continue
-                    try:
-                        step = parse_step(s)
-                    except StepFormatError as e:
-                        line_problems.append(Problem(file, record, f"expert_steps[{i}]", str(e)))
-                        continue
-                    if step.number != i + 1:
-                        line_problems.append(Problem(file, record, f"expert_steps[{i}]",
-                                                     f"expected step number {i + 1}, got {step.number}"))
-                        continue
-                    steps.append(s)
-            rid = rec.get("id")
-            if isinstance(rid, str):
-                if rid in seen:
-                    line_problems.append(Problem(file, record, "id", f"duplicate id {rid!r} (first on line {seen[rid]})"))
-                else:
-                    seen[rid] = number
-        problems.extend(line_problems)
-        if not line_problems and scenario is not None:
-            out.append((scenario, steps))
-    if problems:
-        raise GameDataError(problems)
-    if not out:
-        raise GameDataError.single(file, "<file>", "<content>", "no scenarios (every line is blank)")
-    return out
-
-
 def build_eval_inputs(scenarios: list[tuple[Any, list[str]]], ruleset: Any, lore: Any, index: Any,
                       lore_passages: int = 6) -> tuple[list[Any], list[dict[str, Any]]]:
     """PlanTasks (scenario text + the lore the offline BM25 retriever picks, as the collaboration
@@ -232,8 +163,9 @@ def resolve_models(args: argparse.Namespace, artifacts: Path, profile=None) -> t
         else:
             base = ident
     adapter = args.adapter
-    if not adapter and MODEL_ADAPTER_ASSETS[args.model]:
-        adapter = str(artifacts / MODEL_ADAPTER_ASSETS[args.model] / args.species)
+    asset = catalogue.model(args.model).adapter_asset
+    if not adapter and asset:
+        adapter = str(artifacts / asset / args.species)
     if adapter and not (Path(adapter) / "adapter_config.json").is_file():
         raise EvalInputError(f"no PEFT adapter at {adapter} (adapter_config.json missing): train the "
                              f"{args.model} model with `srl-pipeline main --species {args.species}`, or pass "
@@ -319,7 +251,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from .training.evaluation import EvalSettings, evaluate_model, load_model
+    from .evaluation.evaluate import EvalSettings, evaluate_model
+    from .training.base_models import load_model
 
     passages = int(profile.section("collaboration").get("lore_passages", 6))
     tasks, examples = build_eval_inputs(scenarios, ruleset, lore, index, passages)

@@ -16,12 +16,10 @@ from srl_pipeline.cli import main  # noqa: E402
 from srl_pipeline.game.lore_index import LoreIndex  # noqa: E402
 from srl_pipeline.game.rules import ruleset_to_artifact  # noqa: E402
 from srl_pipeline.game.sources import FileLoreSource, GameFiles  # noqa: E402
-from srl_pipeline_tests.training.test_evaluation import (  # noqa: E402,F401
+from srl_pipeline_tests.evaluation.helpers import (  # noqa: E402,F401
     GAME_ROOT, METRIC_KEYS, tiny_adapter_dir, vampire_ruleset,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_FILE = REPO_ROOT / "configs" / "eval" / "vampire_encounters.jsonl"
 GOOD = {"id": "v1", "goal": "drive_off", "state": {"location": "forest", "time": "night", "player_resolve": 2}}
 STEP1 = '1. **Whisper from the dark** whisper_from_shadows(target=player) | "Turn back, traveller, the night is mine."'
 TINY_ARGS = ["--k", "2", "--max-steps", "2", "--max-new-tokens", "16", "--batch-size", "8"]
@@ -86,12 +84,17 @@ def test_missing_rules_artifact_says_run_main(tmp_path, capsys):
     assert not (tmp_path / "empty_artifacts").exists()
 
 
-def test_example_file_is_valid():
-    from srl_pipeline.eval_command import read_scenario_file
+def test_missing_scenario_file_exits_2(tmp_path, artifacts, capsys):
+    absent = tmp_path / "absent.jsonl"
+    assert _run(absent, artifacts, "--base-model", "unused") == 2
+    assert capsys.readouterr().err == f"error: {absent}: no such scenario file\n"
 
-    scenarios = read_scenario_file(EXAMPLE_FILE, vampire_ruleset(), "vampire")
-    assert 4 <= len(scenarios) <= 6
-    assert len({sc.goal for sc, _ in scenarios}) >= 3
+
+def test_model_and_tier_choices():
+    from srl_pipeline.eval_command import MODELS, TIERS
+
+    assert MODELS == ("srl_rlvr", "srl", "base", "sft", "rlvr_only")
+    assert TIERS == ("bronze", "silver", "gold")
 
 
 def test_good_file_end_to_end(tmp_path, artifacts, tiny_model_dir, tiny_adapter_dir, capsys):

@@ -60,7 +60,7 @@ SUPERVISE_FROM = "\nSteps so far:\n"
 
 __all__ = [
     "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",
-    "build_tokenizer", "count_parameters", "load_base_model", "resolve_base_model", "warmup_corpus",
+    "build_tokenizer", "count_parameters", "load_base_model", "load_model", "resolve_base_model", "warmup_corpus",
 ]
 
 
@@ -375,5 +375,25 @@ def load_base_model(model_id_or_path: str | os.PathLike, dtype=None):
     if dtype is not None:
         model_kwargs["dtype"] = dtype
     model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
+    model.eval()
+    return model, tokenizer
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(base_model: str | os.PathLike, adapter: str | os.PathLike | None = None, device: str | None = None):
+    """``(model, tokenizer)`` for inference: the base through :func:`load_base_model` (a local path
+    or a hub id), then the PEFT adapter on it when given; in eval mode, on ``device`` (CUDA when
+    available by default)."""
+    model, tokenizer = load_base_model(base_model)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.to(device or _default_device())
     model.eval()
     return model, tokenizer

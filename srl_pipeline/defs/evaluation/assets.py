@@ -1,22 +1,21 @@
 """Evaluation of the production models (base, SRL, SRL->RLVR) on the held-out test split."""
 
 import base64
-import json
-from pathlib import Path
 
 import dagster as dg
 
 from ...core.hashing import content_hash
-from ...training.evaluation import MODEL_ADAPTER_ASSETS, TABLE_MODELS
-from ...training.report import METRICS as REPORT_METRICS
+from ...core import catalogue
+from ...core.atomic import read_json
+from ...evaluation.report import METRICS as REPORT_METRICS
 from ..partitions import species_partitions
 from ..training.resources import TrainingSettings
 from .resources import EvaluationSettings
 from ..shared import species_key
 from ..training.assets import adapter_dir, base_model_location
 
-PRODUCTION_MODELS = {m: MODEL_ADAPTER_ASSETS[m] for m in ("base", "srl", "srl_rlvr")}
-EXPERIMENT_MODELS = {m: MODEL_ADAPTER_ASSETS[m] for m in ("sft", "rlvr_only")}
+PRODUCTION_MODELS = {m.name: m.adapter_asset for m in catalogue.production_models()}
+EXPERIMENT_MODELS = {m.name: m.adapter_asset for m in catalogue.experiment_models()}
 SHOWN = tuple(metric for metric, _ in REPORT_METRICS)
 
 
@@ -25,21 +24,23 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     """Evaluate `models` (name -> adapter asset, None for the base) on this species' test split;
     returns the artifact and its UI metadata."""
     from ...game.rules import ruleset_from_artifact
-    from ...training.evaluation import comparison_plot, evaluate_models, results_table
+    from ...evaluation.evaluate import evaluate_models
+    from ...evaluation.plots import comparison_plot
+    from ...evaluation.report import results_table
     from ...training.plan_rollout import PlanTask
 
     species = species_key(context)
-    data = json.loads((Path(training.artifacts_dir) / "srl_dataset" / f"{species}.json").read_text(encoding="utf-8"))
+    data = read_json(training.layout().data("srl_dataset", species=species))
     ruleset = ruleset_from_artifact(data["rules"])
     tasks = [PlanTask.from_record(r, ruleset) for r in data["plan_tasks"] if r["split"] == "test"]
     steps = [e for e in data["examples"] if e["split"] == "test"]
-    base = base_model_location(training, "bronze")
-    candidates = {name: (base, str(adapter_dir(training, asset, species)) if asset else None)
+    candidates = {name: (base_model_location(training, catalogue.model(name).tier),
+                         str(adapter_dir(training, asset, species)) if asset else None)
                   for name, asset in models.items()}
     results = evaluate_models(candidates, tasks, ruleset, steps, evaluation.settings())
     artifact = {"species": species, "rules_version": ruleset.version, "test_tasks": len(tasks),
                 "settings": evaluation.settings().to_dict(), "models": results}
-    order = [m for m in TABLE_MODELS if m in results]
+    order = [m for m in catalogue.model_names() if m in results]
     table = "\n\n".join(results_table({species: results}, order, metric) for metric in SHOWN)
     png = base64.b64encode(comparison_plot(results, order, title=f"{species}: held-out test split")).decode()
     metadata = {

@@ -16,7 +16,7 @@ class EvaluationSettings(dg.ConfigurableResource):
     kl_bound: float = 0.1            # the quality target for the evaluated models' KL to the base
 
     def settings(self):
-        from ...training.evaluation import EvalSettings
+        from ...evaluation.evaluate import EvalSettings
 
         return EvalSettings(k=self.k, temperature=self.temperature, max_steps=self.max_steps,
                             max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,

@@ -1,12 +1,10 @@
 """Experiments (never scheduled): the paper's baselines (SFT and RLVR-only from the base), their
 evaluation on the same held-out split, and the paper-style report over every species."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from ...core.hashing import content_hash
-from ...training.report import write_report
+from ...evaluation.report import write_report
 from ..evaluation.assets import EXPERIMENT_MODELS, evaluate_species
 from ..evaluation.resources import EvaluationSettings
 from ..partitions import species_partitions
@@ -43,7 +41,7 @@ def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingS
 def experiment_report(context: dg.AssetExecutionContext, training: TrainingSettings) -> dg.MaterializeResult:
     """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
     over every species evaluated so far, with the plots, written to artifacts/report/."""
-    report = write_report(Path(training.artifacts_dir))
+    report = write_report(training.layout().root)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(content_hash(report["results"])[:16]),
         metadata={"species": len(report["results"]), "report": dg.MetadataValue.path(str(report["path"])),

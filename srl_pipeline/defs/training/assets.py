@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from ...core.atomic import promote_dir as promote, staged_dir as staged_output
+from ...core.catalogue import tier_names
 from ...core.hashing import content_hash
 from ...training.job_identity import checkpoint_key
 from ...training.job_spec import TrainingJobSpec
@@ -18,7 +19,7 @@ from ..shared import species_key
 from .backends import TrainingBackend
 from .resources import TrainingSettings
 
-TIERS = ("bronze", "silver", "gold")
+TIERS = tier_names()
 BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
 
 
@@ -119,33 +120,15 @@ def rlvr_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, 
 
 
 def _curves(metrics: dict) -> dict:
-    """Reward and KL curves as an embedded PNG (matplotlib, no display needed)."""
-    history = metrics.get("history", [])
-    if not history:
-        return {}
+    """Reward and KL curves as an embedded PNG (drawn by evaluation.plots.training_curves)."""
     import base64
-    import io
 
-    import matplotlib
+    from ...evaluation.plots import training_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [h.get("step") for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    axes[0].plot(steps, [h.get("reward_mean") if "reward_mean" in h and h.get("reward_mean") is not None
-                         else h.get("loss") for h in history])
-    axes[0].set_title({"srl": "SRL reward", "rlvr": "plan reward", "sft": "loss"}.get(metrics.get("stage"), "reward"))
-    axes[1].plot(steps, [h.get("kl") for h in history])
-    axes[1].axhline(0.1, linestyle="--", color="grey")
-    axes[1].set_title("KL to the reference")
-    for ax in axes:
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return {"curves": dg.MetadataValue.md(f"![curves](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")}
+    png = training_curves(metrics)
+    if png is None:
+        return {}
+    return {"curves": dg.MetadataValue.md(f"![curves](data:image/png;base64,{base64.b64encode(png).decode()})")}
 
 
 TRAINING_ASSETS = [base_models, srl_adapter, rlvr_adapter]

@@ -6,6 +6,7 @@ from typing import Any, Literal, Optional
 import dagster as dg
 from pydantic import Field
 
+from ...core.catalogue import tier_names
 from ...core.layout import BUILTIN, ArtifactLayout
 from ...core.profiles import load_stage_hyperparameters
 
@@ -14,7 +15,7 @@ class TrainingSettings(dg.ConfigurableResource):
     """Base models per tier and training hyperparameters (profile: training; configs/training/*.yaml)."""
 
     artifacts_dir: str
-    base_models: dict[str, str] = Field(default_factory=lambda: {"bronze": "builtin", "silver": "builtin", "gold": "builtin"})
+    base_models: dict[str, str] = Field(default_factory=lambda: {t: BUILTIN for t in tier_names()})
     warmup_steps: int = 400
     builtin_tiers: Optional[dict[str, dict[str, int]]] = Field(
         default=None, description="Override the built-in tiers' sizes (hidden_size, num_layers, ...); tests use tiny ones")

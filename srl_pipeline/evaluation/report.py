@@ -1,9 +1,11 @@
-"""The experiment report: the paper's Table 1 on our game (base / SFT / RLVR-only / SRL / SRL→RLVR,
-per species and averaged), written with its plots to ``<artifacts>/report/``.
+"""Results as text: the markdown table (the paper's Table 1 style) and the experiment report.
 
-It reads the evaluation artifacts the pipeline wrote (``model_evaluation/<species>.json`` for the
-production models, ``experiment_evaluation/<species>.json`` for the baselines), so it always
-describes exactly what was evaluated; a model that was not evaluated shows as "—".
+The report is the paper's Table 1 on our game (base / SFT / RLVR-only / SRL / SRL→RLVR, per
+species and averaged), written with its plots to ``<artifacts>/report/``. It reads the evaluation
+artifacts the pipeline wrote (``model_evaluation/<species>.json`` for the production models,
+``experiment_evaluation/<species>.json`` for the baselines), so it always describes exactly what
+was evaluated; a model that was not evaluated shows as "—". Models are labelled and ordered as
+in :mod:`srl_pipeline.core.catalogue`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,43 @@ from pathlib import Path
 from typing import Any
 
 from ..core.atomic import atomic_write_json
-from .evaluation import MODEL_LABELS, TABLE_MODELS, comparison_plot, results_table
+from ..core.catalogue import label, model_names
+from .plots import comparison_plot
+
+__all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "write_report"]
+
+# Metrics in [0, 1] shown as percentages by results_table; the others are shown as numbers.
+PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "step_similarity", "format_error_rate"})
+
+
+def _cell(value: Any, metric: str) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.1f}" if metric in PERCENT_METRICS else f"{value:.3f}"
+
+
+def results_table(results: dict[str, dict[str, dict[str, Any]]], models: list[str],
+                  metric: str = "success_greedy") -> str:
+    """A markdown table (the paper's Table 1 style): one row per species (in ``results``' order)
+    and an "average" row (the mean over the species that have the cell), one column per model in
+    the order of ``models``. Fractions (:data:`PERCENT_METRICS`) are percentages with one decimal,
+    other metrics numbers with three; a missing cell is "—". The first header cell names the metric."""
+    labels = [label(m) for m in models]
+    unit = ", %" if metric in PERCENT_METRICS else ""
+    lines = [f"| species ({metric}{unit}) | {' | '.join(labels)} |", "|---|" + "---:|" * len(models)]
+    columns: dict[str, list[float]] = {m: [] for m in models}
+    for species, by_model in results.items():
+        cells = []
+        for m in models:
+            v = (by_model.get(m) or {}).get(metric)
+            if v is not None:
+                columns[m].append(float(v))
+            cells.append(_cell(v, metric))
+        lines.append(f"| {species} | {' | '.join(cells)} |")
+    avg = [_cell(sum(columns[m]) / len(columns[m]) if columns[m] else None, metric) for m in models]
+    lines.append(f"| average | {' | '.join(avg)} |")
+    return "\n".join(lines) + "\n"
+
 
 SOURCES = ("model_evaluation", "experiment_evaluation")
 METRICS = (("success_greedy", "Full-plan success, greedy (%)"),
@@ -36,7 +74,7 @@ def collect_results(artifacts_dir: Path) -> dict[str, dict[str, dict[str, Any]]]
 
 def _average(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for m in TABLE_MODELS:
+    for m in model_names():
         for metric in ("success_greedy", "success_avg_k"):
             vals = [r[m][metric] for r in results.values() if m in r and r[m].get(metric) is not None]
             if vals:
@@ -54,13 +92,14 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     out = artifacts_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     results = collect_results(artifacts_dir)
-    models = [m for m in TABLE_MODELS if any(m in r for r in results.values())] or TABLE_MODELS
-    table = results_table(results, TABLE_MODELS, "success_greedy")
+    every = list(model_names())  # every model's column, in the table order
+    models = [m for m in every if any(m in r for r in results.values())] or every
+    table = results_table(results, every, "success_greedy")
     lines = ["# SRL → RLVR on the game: held-out test scenarios", "",
              "The paper's Table 1 (arXiv 2510.25992) on this game: full plans written step by step by each "
              "model and judged by the simulator, on each species' held-out test split.", ""]
     for metric, title in METRICS:
-        lines += [f"## {title}", "", results_table(results, TABLE_MODELS, metric)]
+        lines += [f"## {title}", "", results_table(results, every, metric)]
     plots = {"average": comparison_plot(_average(results), models, title="All species: held-out test split")}
     for species, by_model in results.items():
         plots[species] = comparison_plot(by_model, models, title=f"{species}: held-out test split")
@@ -76,11 +115,11 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
         for m in models:
             if m in by_model:
                 modes = "; ".join(by_model[m].get("weakness", {}).get("top_failure_modes", [])) or "no failures"
-                lines.append(f"- {MODEL_LABELS.get(m, m)}: {modes}")
+                lines.append(f"- {label(m)}: {modes}")
         lines.append("")
     path = out / "report.md"
     tmp = out / ".report.md.tmp"
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)
-    atomic_write_json(out / "report.json", {"models": TABLE_MODELS, "results": results})
+    atomic_write_json(out / "report.json", {"models": every, "results": results})
     return {"results": results, "table": table, "path": path}

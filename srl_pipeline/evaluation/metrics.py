@@ -1,0 +1,140 @@
+"""The metrics of an evaluation, counted from its rollouts and step completions (pure functions).
+
+- :func:`summarize_rollouts`: full-plan success (greedy and avg@k), outcomes, the weakness report
+  (per rule, per goal, the top failure modes in words), a few example plans and one line per task;
+- :func:`summarize_steps`: the greedy next step against the expert's (step similarity, SRL reward,
+  broken formats).
+
+Tested on hand-made rollouts; :mod:`.evaluate` generates the rollouts and calls these.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+from ..training.plan_rollout import OUTCOMES, PlanRollout, PlanTask
+from ..training.rewards import FORMAT_PENALTY, extract_step, step_similarity
+
+__all__ = ["MAX_EXAMPLES", "TOP_FAILURE_MODES", "fraction", "summarize_rollouts", "summarize_steps"]
+
+MAX_EXAMPLES = 3
+TOP_FAILURE_MODES = 3
+
+
+def fraction(n: int, d: int) -> float | None:
+    return n / d if d else None
+
+
+def _example(ro: PlanRollout, task: PlanTask | None) -> dict[str, Any]:
+    failed = ro.turns[-1].completion if ro.turns and ro.outcome == "format_error" else None
+    return {
+        "scenario_id": task.scenario.id if task is not None else None,
+        "goal": ro.goal, "outcome": ro.outcome, "plan": ro.plan, "legal_steps": ro.legal_steps,
+        "violation": ({"step": ro.violation.step, "rule": ro.violation.rule, "kind": ro.violation.kind,
+                       "message": ro.violation.message} if ro.violation is not None else None),
+        "unparsed_completion": failed,
+    }
+
+
+def summarize_rollouts(greedy: Sequence[PlanRollout], sampled: Sequence[PlanRollout], tasks: Sequence[PlanTask],
+                       k: int) -> dict[str, Any]:
+    """Every rollout-derived metric, from one greedy rollout per task and ``k`` sampled per task.
+
+    - ``success_greedy``: greedy successes / tasks; ``success_avg_k``: sampled successes /
+      (tasks * k) (None when k is 0).
+    - ``outcomes``: counts per :data:`OUTCOMES` over greedy + sampled rollouts ("plans").
+    - ``weakness.by_rule``: rule id -> plans (greedy + sampled) ended by violating it.
+    - ``weakness.by_goal``: goal -> tasks with that goal, their greedy success rate and greedy
+      failures.
+    - ``weakness.top_failure_modes``: up to 3 sentences, most frequent first (ties by text), from:
+      each violated rule ("violates R (n of N plans)"), format errors, goals' fail conditions,
+      unfinished plans, and each goal no plan ever reached ("never reaches G (0 of n plans)").
+    - ``examples``: up to 3 greedy plans, first one per distinct outcome (in task order), then the
+      next ones in task order.
+    - ``per_task``: per task (greedy rollout): scenario id, goal, outcome, legal steps, turns, the
+      violated rule (or None) and how many of its sampled plans succeeded.
+    """
+    n = len(tasks)
+    plans = list(greedy) + list(sampled)
+    total = len(plans)
+    outcomes = Counter({o: 0 for o in OUTCOMES})
+    outcomes.update(r.outcome for r in plans)
+    by_rule = Counter(r.violation.rule for r in plans if r.outcome == "violation" and r.violation is not None)
+
+    by_goal: dict[str, dict[str, Any]] = {}
+    for r in greedy:
+        g = by_goal.setdefault(r.goal, {"tasks": 0, "successes": 0})
+        g["tasks"] += 1
+        g["successes"] += r.success
+    by_goal_out = {goal: {"tasks": g["tasks"], "success_greedy": g["successes"] / g["tasks"],
+                          "failures": g["tasks"] - g["successes"]} for goal, g in sorted(by_goal.items())}
+
+    modes: list[tuple[int, str]] = [(c, f"violates {rule} ({c} of {total} plans)") for rule, c in by_rule.items()]
+    if outcomes["format_error"]:
+        modes.append((outcomes["format_error"], f"format errors ({outcomes['format_error']} of {total} plans)"))
+    if outcomes["goal_failed"]:
+        modes.append((outcomes["goal_failed"],
+                      f"triggers the goal's fail condition ({outcomes['goal_failed']} of {total} plans)"))
+    if outcomes["unfinished"]:
+        modes.append((outcomes["unfinished"],
+                      f"runs out of steps before the goal ({outcomes['unfinished']} of {total} plans)"))
+    per_goal = Counter(r.goal for r in plans)
+    reached = {r.goal for r in plans if r.success}
+    for goal, c in per_goal.items():
+        if goal not in reached:
+            modes.append((c, f"never reaches {goal} (0 of {c} plans)"))
+    modes.sort(key=lambda m: (-m[0], m[1]))
+
+    chosen: list[PlanRollout] = []
+    seen: set[str] = set()
+    ordered = sorted(greedy, key=lambda r: r.task_index)
+    for r in ordered:
+        if r.outcome not in seen and len(chosen) < MAX_EXAMPLES:
+            chosen.append(r)
+            seen.add(r.outcome)
+    for r in ordered:
+        if len(chosen) >= MAX_EXAMPLES:
+            break
+        if not any(r is c for c in chosen):
+            chosen.append(r)
+    chosen.sort(key=lambda r: r.task_index)
+
+    sampled_ok = Counter(r.task_index for r in sampled if r.success)
+    per_task = [{"scenario_id": tasks[r.task_index].scenario.id if 0 <= r.task_index < n else None,
+                 "goal": r.goal, "outcome": r.outcome, "legal_steps": r.legal_steps, "turns": len(r.turns),
+                 "violated_rule": r.violation.rule if r.violation is not None else None,
+                 "sampled_successes": sampled_ok[r.task_index]} for r in ordered]
+
+    return {
+        "tasks": n,
+        "success_greedy": fraction(sum(r.success for r in greedy), n),
+        "success_avg_k": fraction(sum(r.success for r in sampled), n * k) if k else None,
+        "k": k,
+        "outcomes": {o: outcomes[o] for o in OUTCOMES},
+        "weakness": {"by_rule": dict(sorted(by_rule.items())), "by_goal": by_goal_out,
+                     "top_failure_modes": [text for _, text in modes[:TOP_FAILURE_MODES]]},
+        "examples": [_example(r, tasks[r.task_index] if 0 <= r.task_index < n else None) for r in chosen],
+        "per_task": per_task,
+    }
+
+
+def summarize_steps(completions: Sequence[str], targets: Sequence[str]) -> dict[str, Any]:
+    """Greedy next steps against the expert's: mean similarity (broken format = 0), mean SRL reward
+    (broken format = -1) and the number of broken completions. None means when there is none."""
+    if len(completions) != len(targets):
+        raise ValueError(f"{len(completions)} completions but {len(targets)} targets")
+    sims, rewards, broken = [], [], 0
+    for text, target in zip(completions, targets):
+        step = extract_step(text)
+        if step is None:
+            broken += 1
+            sims.append(0.0)
+            rewards.append(FORMAT_PENALTY)
+        else:
+            s = step_similarity(step, target)
+            sims.append(s)
+            rewards.append(s)
+    n = len(completions)
+    return {"step_examples": n, "step_similarity": sum(sims) / n if n else None,
+            "srl_reward": sum(rewards) / n if n else None, "step_format_errors": broken}

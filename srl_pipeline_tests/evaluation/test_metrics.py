@@ -1,0 +1,76 @@
+"""Metrics: exact counting on hand-made rollouts and step completions."""
+
+from __future__ import annotations
+
+import pytest
+
+from srl_pipeline.evaluation.metrics import summarize_rollouts, summarize_steps
+from srl_pipeline.game.simulator import Violation
+from srl_pipeline.training.plan_rollout import OUTCOMES, PlanRollout, Turn
+from srl_pipeline.training.rewards import step_similarity
+from srl_pipeline_tests.evaluation.helpers import STEP1, make_task
+
+
+def _ro(task: int, sample: int, goal: str, outcome: str, steps: int = 1, rule: str | None = None) -> PlanRollout:
+    turns = [Turn(f"p{task}", "<think>x</think>\n" + STEP1, [1, 2], STEP1) for _ in range(steps)]
+    if outcome == "format_error":
+        turns[-1] = Turn(f"p{task}", "garbled", [3], None)
+    violation = Violation(steps, rule, "forbidden", f"{rule} forbids it") if rule else None
+    legal = steps - (outcome in ("format_error", "violation"))
+    return PlanRollout(task, sample, goal, turns, outcome, violation, legal)
+
+
+def _hand_made():
+    goals = ["drive_off", "strike_bargain", "drive_off"]
+    greedy = [_ro(0, 0, goals[0], "success", 2), _ro(1, 0, goals[1], "violation", 1, "sunlight_burns"),
+              _ro(2, 0, goals[2], "format_error", 3)]
+    sampled = [_ro(0, 0, goals[0], "success", 2), _ro(0, 1, goals[0], "violation", 2, "sunlight_burns"),
+               _ro(1, 0, goals[1], "goal_failed", 1), _ro(1, 1, goals[1], "violation", 1, "sunlight_burns"),
+               _ro(2, 0, goals[2], "unfinished", 2), _ro(2, 1, goals[2], "success", 2)]
+    return greedy, sampled
+
+
+def test_summarize_rollouts_counts_exactly(tasks):
+    greedy, sampled = _hand_made()
+    s = summarize_rollouts(greedy, sampled, tasks, k=2)
+    assert s["tasks"] == 3 and s["k"] == 2
+    assert s["success_greedy"] == pytest.approx(1 / 3)
+    assert s["success_avg_k"] == pytest.approx(2 / 6)
+    assert s["outcomes"] == {"success": 3, "format_error": 1, "violation": 3, "goal_failed": 1, "unfinished": 1}
+    assert list(s["outcomes"]) == list(OUTCOMES)
+    w = s["weakness"]
+    assert w["by_rule"] == {"sunlight_burns": 3}
+    assert w["by_goal"] == {"drive_off": {"tasks": 2, "success_greedy": 0.5, "failures": 1},
+                            "strike_bargain": {"tasks": 1, "success_greedy": 0.0, "failures": 1}}
+    assert w["top_failure_modes"] == ["never reaches strike_bargain (0 of 3 plans)",
+                                      "violates sunlight_burns (3 of 9 plans)",
+                                      "format errors (1 of 9 plans)"]
+    assert [(e["scenario_id"], e["outcome"]) for e in s["examples"]] == [
+        ("t0", "success"), ("t1", "violation"), ("t2", "format_error")]
+    assert s["examples"][1]["violation"]["rule"] == "sunlight_burns"
+    assert s["examples"][2]["unparsed_completion"] == "garbled"
+    assert s["examples"][0]["plan"] == [STEP1, STEP1]
+    assert [(t["scenario_id"], t["outcome"], t["violated_rule"], t["sampled_successes"]) for t in s["per_task"]] == [
+        ("t0", "success", None, 1), ("t1", "violation", "sunlight_burns", 0), ("t2", "format_error", None, 1)]
+
+
+def test_summarize_rollouts_examples_prefer_distinct_outcomes(ruleset):
+    tasks = [make_task(ruleset, i, "drive_off", {}) for i in range(5)]
+    outcomes = ["success", "success", "violation", "success", "violation"]
+    greedy = [_ro(i, 0, "drive_off", o, 1, "sunlight_burns" if o == "violation" else None)
+              for i, o in enumerate(outcomes)]
+    s = summarize_rollouts(greedy, [], tasks, k=0)
+    assert [e["scenario_id"] for e in s["examples"]] == ["t0", "t1", "t2"]
+    assert s["success_avg_k"] is None and s["success_greedy"] == pytest.approx(0.6)
+    assert s["weakness"]["top_failure_modes"] == ["violates sunlight_burns (2 of 5 plans)"]
+
+
+def test_summarize_steps_exact():
+    other = '1. **Show the fangs** intimidate(target=player) | "Leave now, mortal, or stay forever."'
+    completions = ["<think>a</think>\n" + STEP1, "no think tag at all", "<think>b</think>\n" + other]
+    s = summarize_steps(completions, [STEP1, STEP1, STEP1])
+    sim = step_similarity(other, STEP1)
+    assert 0 < sim < 1
+    assert s == {"step_examples": 3, "step_similarity": pytest.approx((1 + 0 + sim) / 3),
+                 "srl_reward": pytest.approx((1 - 1 + sim) / 3), "step_format_errors": 1}
+    assert summarize_steps([], [])["step_similarity"] is None

@@ -1,0 +1,59 @@
+"""The markdown table (exact text) and the report written from evaluation artifacts."""
+
+from __future__ import annotations
+
+import json
+
+from srl_pipeline.core.atomic import atomic_write_json
+from srl_pipeline.evaluation.report import collect_results, results_table, write_report
+
+
+def test_results_table_exact():
+    results = {
+        "vampire": {"base": {"success_greedy": 0.1}, "sft": {"success_greedy": 0.25},
+                    "srl": {"success_greedy": 0.5}, "srl_rlvr": {"success_greedy": 0.625}},
+        "werewolf": {"base": {"success_greedy": 0.2}, "srl": {"success_greedy": 0.0},
+                     "srl_rlvr": {"success_greedy": None}},
+    }
+    models = ["base", "sft", "rlvr_only", "srl", "srl_rlvr"]
+    assert results_table(results, models) == (
+        "| species (success_greedy, %) | Base | SFT | RLVR-only | SRL | SRL→RLVR |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| vampire | 10.0 | 25.0 | — | 50.0 | 62.5 |\n"
+        "| werewolf | 20.0 | — | — | 0.0 | — |\n"
+        "| average | 15.0 | 25.0 | — | 25.0 | 62.5 |\n")
+    kl = results_table({"vampire": {"srl": {"kl_to_base": 0.01234}}}, ["srl"], metric="kl_to_base")
+    assert kl == "| species (kl_to_base) | SRL |\n|---|---:|\n| vampire | 0.012 |\n| average | 0.012 |\n"
+
+
+def _metrics(greedy: float, modes: list[str]) -> dict:
+    return {"success_greedy": greedy, "success_avg_k": greedy / 2, "k": 4, "step_similarity": 0.5,
+            "format_error_rate": 0.25, "kl_to_base": 0.01, "weakness": {"top_failure_modes": modes}}
+
+
+def test_write_report_from_artifacts(tmp_path):
+    atomic_write_json(tmp_path / "model_evaluation" / "vampire.json", {"species": "vampire", "models": {
+        "base": _metrics(0.1, ["format errors (3 of 4 plans)"]), "srl": _metrics(0.5, []),
+        "srl_rlvr": _metrics(0.75, [])}})
+    atomic_write_json(tmp_path / "experiment_evaluation" / "vampire.json", {"species": "vampire", "models": {
+        "sft": _metrics(0.25, [])}})
+    atomic_write_json(tmp_path / "model_evaluation" / "ghoul.json", {"species": "ghoul", "models": {
+        "base": _metrics(0.0, [])}})
+    assert list(collect_results(tmp_path)) == ["ghoul", "vampire"]
+    report = write_report(tmp_path)
+    assert report["table"] == (
+        "| species (success_greedy, %) | Base | SFT | RLVR-only | SRL | SRL→RLVR |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        "| ghoul | 0.0 | — | — | — | — |\n"
+        "| vampire | 10.0 | 25.0 | — | 50.0 | 75.0 |\n"
+        "| average | 5.0 | 25.0 | — | 50.0 | 75.0 |\n")
+    out = tmp_path / "report"
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert report["path"] == out / "report.md"
+    assert report["table"] in text and "## KL to the base model (per token)" in text
+    assert "- Base: format errors (3 of 4 plans)" in text and "- SRL→RLVR: no failures" in text
+    for name in ("average", "ghoul", "vampire"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"![{name}]({name}.png)" in text
+    saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert saved["models"] == ["base", "sft", "rlvr_only", "srl", "srl_rlvr"]
+    assert saved["results"]["vampire"]["sft"]["success_greedy"] == 0.25

@@ -1,0 +1,128 @@
+"""The model_evaluation asset checks' pass/fail rules, called directly on hand-made artifacts:
+completeness is blocking (ERROR), the KL target is a reported quality target (WARN)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from srl_pipeline.defs.evaluation import checks
+from srl_pipeline.defs.evaluation.checks import PRODUCTION_MODELS
+from srl_pipeline.defs.evaluation.resources import EvaluationSettings
+
+from ..check_inputs import result_text
+
+TASKS = 7
+BOUND = 0.1
+
+
+def _evaluation(tasks: int = TASKS, **kl) -> dict:
+    """A model_evaluation artifact: every production model evaluated on every test task."""
+    kls = {"base": 0.0, "srl": 0.04, "srl_rlvr": 0.08, **kl}
+    return {"species": "vampire", "rules_version": "5a66c7adcbb9fb85", "test_tasks": tasks, "settings": {},
+            "models": {name: {"tasks": tasks, "success": 0.5, "kl_to_base": kls[name]} for name in PRODUCTION_MODELS}}
+
+
+def _kl(evaluation: dict, bound: float = BOUND):
+    return checks.evaluation_kl_within_target(model_evaluation=evaluation, evaluation=EvaluationSettings(kl_bound=bound))
+
+
+def test_the_production_models_are_base_srl_and_srl_rlvr():
+    assert set(PRODUCTION_MODELS) == {"base", "srl", "srl_rlvr"}
+
+
+# -- evaluation_complete ----------------------------------------------------------------------
+def test_evaluation_complete_passes_when_every_model_saw_every_task():
+    r = checks.evaluation_complete(model_evaluation=_evaluation())
+    assert r.passed, result_text(r)
+    assert result_text(r) == f"{TASKS} test scenarios; evaluated {{'base': {TASKS}, 'srl': {TASKS}, 'srl_rlvr': {TASKS}}}"
+    assert r.metadata["test_tasks"].value == TASKS
+    assert r.severity == dg.AssetCheckSeverity.ERROR
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_MODELS))
+def test_evaluation_complete_fails_when_a_production_model_is_missing(missing):
+    ev = _evaluation()
+    del ev["models"][missing]
+    r = checks.evaluation_complete(model_evaluation=ev)
+    assert not r.passed
+    assert f"'{missing}'" not in result_text(r)
+    assert result_text(r).startswith(f"{TASKS} test scenarios; evaluated {{")
+    assert r.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_evaluation_complete_fails_when_a_model_skipped_test_scenarios():
+    ev = _evaluation()
+    ev["models"]["srl_rlvr"]["tasks"] = TASKS - 1
+    r = checks.evaluation_complete(model_evaluation=ev)
+    assert not r.passed
+    assert f"'srl_rlvr': {TASKS - 1}" in result_text(r)
+
+
+def test_evaluation_complete_fails_when_a_model_has_no_task_count():
+    ev = _evaluation()
+    del ev["models"]["srl"]["tasks"]
+    r = checks.evaluation_complete(model_evaluation=ev)
+    assert not r.passed
+    assert "'srl': None" in result_text(r)
+
+
+def test_evaluation_complete_fails_with_no_test_scenarios():
+    r = checks.evaluation_complete(model_evaluation=_evaluation(tasks=0))
+    assert not r.passed
+    assert result_text(r).startswith("0 test scenarios;")
+
+
+def test_evaluation_complete_fails_on_a_model_outside_the_production_set():
+    """Experiment baselines have their own asset; here they would mean a mixed-up evaluation."""
+    ev = _evaluation()
+    ev["models"]["sft"] = {"tasks": TASKS, "kl_to_base": 0.01}
+    r = checks.evaluation_complete(model_evaluation=ev)
+    assert not r.passed
+    assert f"'sft': {TASKS}" in result_text(r)
+
+
+# -- evaluation_kl_within_target (WARN) -------------------------------------------------------
+def test_evaluation_kl_within_target_passes_within_the_bound():
+    r = _kl(_evaluation())
+    assert r.passed, result_text(r)
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert result_text(r) == f"KL to base per model {{'srl': 0.04, 'srl_rlvr': 0.08}} (target {BOUND})"
+
+
+def test_evaluation_kl_within_target_passes_at_the_bound():
+    r = _kl(_evaluation(srl_rlvr=BOUND))
+    assert r.passed, result_text(r)
+
+
+@pytest.mark.parametrize("model", ["srl", "srl_rlvr"])
+def test_evaluation_kl_within_target_warns_above_the_bound(model):
+    r = _kl(_evaluation(**{model: 0.25}))
+    assert not r.passed
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert f"'{model}': 0.25" in result_text(r)
+    assert f"(target {BOUND})" in result_text(r)
+
+
+def test_evaluation_kl_within_target_follows_the_configured_bound():
+    ev = _evaluation()
+    assert _kl(ev, bound=0.08).passed
+    r = _kl(ev, bound=0.079)
+    assert not r.passed
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert "(target 0.079)" in result_text(r)
+
+
+def test_evaluation_kl_within_target_warns_when_a_kl_is_missing():
+    ev = _evaluation()
+    del ev["models"]["srl"]["kl_to_base"]
+    r = _kl(ev)
+    assert not r.passed
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert "'srl': None" in result_text(r)
+
+
+def test_evaluation_kl_within_target_ignores_the_base_model():
+    r = _kl(_evaluation(base=5.0))
+    assert r.passed, result_text(r)
+    assert "'base'" not in result_text(r)

@@ -41,16 +41,14 @@ import math
 import os
 import random
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.atomic import write_dir_atomically
+from ..core.layout import BUILTIN
 from .warmup_corpus import game_texts, warmup_corpus
-
-BUILTIN = "builtin"
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
 THINK_TOKENS = ("<think>", "</think>")
@@ -60,7 +58,7 @@ SUPERVISE_FROM = "\nSteps so far:\n"
 
 __all__ = [
     "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",
-    "build_tokenizer", "count_parameters", "load_base_model", "load_model", "resolve_base_model", "warmup_corpus",
+    "build_tokenizer", "count_parameters", "load_base_model", "load_model", "warmup_corpus",
 ]
 
 
@@ -289,24 +287,6 @@ def _warm_up(model, rows: list[_Row], steps: int, seed: int, ws: WarmupSettings,
     return losses
 
 
-def _write_atomically(final: Path, write) -> None:
-    """``write(tmp_dir)`` then rename it to ``final``, replacing a previous build."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        write(tmp)
-        old = None
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}-{time.time_ns()}"
-            final.rename(old)
-        tmp.rename(final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, TierSpec] | None = None, seed: int = 0,
                               warmup_steps: int = 400, vocab_size: int = 2048,
                               settings: WarmupSettings | None = None) -> dict[str, BaseModelInfo]:
@@ -347,7 +327,7 @@ def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, T
             (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
         info.seconds = round(time.perf_counter() - started, 3)
-        _write_atomically(final, write)
+        write_dir_atomically(final, write)
         infos[tier] = info
     return infos
 
@@ -355,12 +335,6 @@ def build_builtin_base_models(game_root: Path, out_dir: Path, tiers: dict[str, T
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
-def resolve_base_model(source: str, tier: str, builtin_dir: Path) -> str:
-    """A profile's base-model entry for a tier -> what :func:`load_base_model` takes:
-    ``builtin`` -> ``builtin_dir/<tier>``; a model id or path is returned as is."""
-    return str(Path(builtin_dir) / tier) if source == BUILTIN else source
-
-
 def load_base_model(model_id_or_path: str | os.PathLike, dtype=None):
     """``(model, tokenizer)`` through ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``;
     a local folder is read with ``local_files_only`` (never a download)."""

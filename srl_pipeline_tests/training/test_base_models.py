@@ -10,7 +10,6 @@ from safetensors.torch import load_file
 from srl_pipeline.game.steps import parse_step
 from srl_pipeline.training.base_models import (
     BUILTIN_TIERS, TierSpec, WarmupSettings, build_builtin_base_models, build_tokenizer, load_base_model,
-    resolve_base_model,
 )
 from srl_pipeline.training.rewards import extract_step
 from srl_pipeline.training.warmup_corpus import game_texts, warmup_corpus
@@ -133,11 +132,6 @@ def test_builtin_tiers_decrease_in_size():
     sizes = [BUILTIN_TIERS[t] for t in ("bronze", "silver", "gold")]
     widths = [s.hidden_size * s.num_layers for s in sizes]
     assert widths == sorted(widths, reverse=True) and len(set(widths)) == 3
-
-
-def test_resolve_base_model(tmp_path):
-    assert resolve_base_model("builtin", "silver", tmp_path) == str(tmp_path / "silver")
-    assert resolve_base_model("Qwen/Qwen2.5-3B-Instruct", "silver", tmp_path) == "Qwen/Qwen2.5-3B-Instruct"
 
 
 def test_warmup_steps_are_legal_where_taken_and_never_reach_the_goal():

@@ -12,7 +12,6 @@ from ..partitions import species_partitions
 from ..training.resources import TrainingSettings
 from .resources import EvaluationSettings
 from ..shared import species_key
-from ..training.assets import adapter_dir, base_model_location
 
 PRODUCTION_MODELS = {m.name: m.adapter_asset for m in catalogue.production_models()}
 EXPERIMENT_MODELS = {m.name: m.adapter_asset for m in catalogue.experiment_models()}
@@ -34,8 +33,8 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     ruleset = ruleset_from_artifact(data["rules"])
     tasks = [PlanTask.from_record(r, ruleset) for r in data["plan_tasks"] if r["split"] == "test"]
     steps = [e for e in data["examples"] if e["split"] == "test"]
-    candidates = {name: (base_model_location(training, catalogue.model(name).tier),
-                         str(adapter_dir(training, asset, species)) if asset else None)
+    candidates = {name: (training.base_model(catalogue.model(name).tier),
+                         str(training.layout().adapter(asset, species)) if asset else None)
                   for name, asset in models.items()}
     results = evaluate_models(candidates, tasks, ruleset, steps, evaluation.settings())
     artifact = {"species": species, "rules_version": ruleset.version, "test_tasks": len(tasks),

@@ -63,14 +63,6 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
                                        metadata={"model": ident})
 
 
-def base_model_location(training: TrainingSettings, tier: str) -> str:
-    return training.base_model(tier)
-
-
-def adapter_dir(training: TrainingSettings, asset: str, species: str) -> Path:
-    return training.layout().adapter(asset, species)
-
-
 def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend,
                   asset: str, stage: str, max_steps: int, initial_adapter: str | None = None):
     """Run one training job for this species through the backend, then promote its adapter.
@@ -78,7 +70,7 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     The output is staged beside the final folder and promoted only when the job succeeded, so a
     failed or interrupted run keeps the previous good adapter."""
     species = species_key(context)
-    final = adapter_dir(training, asset, species)
+    final = training.layout().adapter(asset, species)
     tmp = staged_output(final)
     layout = training.layout()
     dataset = layout.data("srl_dataset", species=species)
@@ -114,7 +106,7 @@ def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, t
 def rlvr_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
     """SRL -> RLVR: the SRL adapter trained further on whole plans rewarded by the simulator alone,
     with the SRL model as the KL reference (so RLVR keeps what SRL taught)."""
-    srl = adapter_dir(training, "srl_adapter", species_key(context))
+    srl = training.layout().adapter("srl_adapter", species_key(context))
     return train_adapter(context, training, training_backend, "rlvr_adapter", "rlvr", training.rlvr_max_steps,
                          initial_adapter=str(srl))
 

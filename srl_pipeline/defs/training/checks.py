@@ -16,11 +16,10 @@ import dagster as dg
 from ..check_results import check_result
 from ..partitions import species_partitions
 from .resources import TrainingSettings
-from .assets import adapter_dir, base_model_location
 
 
 def _metrics(training: TrainingSettings, asset: str, species: str) -> dict:
-    path = adapter_dir(training, asset, species) / "metrics.json"
+    path = training.layout().adapter(asset, species) / "metrics.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -65,8 +64,8 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
 
         from ...training.base_models import load_base_model
 
-        model, tokenizer = load_base_model(base_model_location(training, "bronze"))
-        path = adapter_dir(training, asset, context.partition_key)
+        model, tokenizer = load_base_model(training.base_model("bronze"))
+        path = training.layout().adapter(asset, context.partition_key)
         peft_model = PeftModel.from_pretrained(model, str(path))
         ids = tokenizer("<think>", return_tensors="pt").input_ids
         with torch.no_grad():

@@ -1,22 +1,18 @@
-"""`srl-pipeline`: the command line of the project.
+"""`srl-pipeline main`: base models once, then per species the production job and the
+experiments job, two at a time, then the report and the paper-style table.
 
-    srl-pipeline main      materialise every asset for every species (the embedded default)
-    srl-pipeline species   list the species the lore source knows
-    srl-pipeline eval      evaluate a species' model on your own scenario file (JSONL)
-
-The main command uses a persistent Dagster instance in $DAGSTER_HOME (default .dagster_home/ in
-the project), so `dagster dev` opened on the same home shows every run, asset and check.
+It uses a persistent Dagster instance in $DAGSTER_HOME (default .dagster_home/ in the project), so
+`dagster dev` opened on the same home shows every run, asset and check.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
-from .core.profiles import PROJECT_ROOT
+from ..core.profiles import PROJECT_ROOT
 
 
 def _instance():
@@ -41,8 +37,8 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     and then its experiments job (SFT, RLVR-only), ``parallel`` jobs at a time, then the report."""
     import dagster as dg
 
-    from .defs.partitions import species_partitions
-    from .definitions import defs
+    from ..defs.partitions import species_partitions
+    from ..definitions import defs
 
     instance = _instance()
     game_data = defs.resources["game_data"]
@@ -107,13 +103,13 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if experiments:
         report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
         if report.success:
-            from .core.catalogue import model_names
-            from .evaluation.report import collect_results, results_table
+            from ..core.catalogue import model_names
+            from ..evaluation.report import collect_results, results_table
 
-            artifacts = Path(defs.resources["training"].artifacts_dir)
+            layout = defs.resources["training"].layout()
             print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")
-            print(results_table(collect_results(artifacts), list(model_names())))
-            print(f"Report with every metric, plots and weakness reports: {artifacts / 'report' / 'report.md'}")
+            print(results_table(collect_results(layout.root), list(model_names())))
+            print(f"Report with every metric, plots and weakness reports: {layout.report_dir() / 'report.md'}")
         else:
             failures += 1
             print(f"\n== report FAILED (run {report.run_id[:8]})", file=sys.stderr)
@@ -134,7 +130,7 @@ def _single_threaded() -> None:
 
 def _run_job(species: str, name: str) -> tuple[bool, str]:
     """Run one job for one species on the persistent instance; (success, printable summary)."""
-    from .definitions import defs
+    from ..definitions import defs
 
     instance = _instance()
     t0 = time.monotonic()
@@ -167,42 +163,9 @@ def _run_job(species: str, name: str) -> tuple[bool, str]:
 
 def _base_models_ready(defs) -> bool:
     """Built-in base models are built once; hub ids and paths need no build."""
-    from pathlib import Path
-
-    from .core.catalogue import tier_names
-    from .defs.training.assets import base_model_location
+    from ..core.catalogue import tier_names
+    from ..core.layout import BUILTIN
 
     training = defs.resources["training"]
-    return all(training.base_models.get(t, "builtin") != "builtin"
-               or (Path(base_model_location(training, t)) / "config.json").is_file() for t in tier_names())
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="srl-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("main", help="materialise every asset for every species")
-    m.add_argument("--species", nargs="*", help="only these species (default: all)")
-    m.add_argument("--parallel", type=int, default=None,
-                   help="species trained side by side (default $SRL_PARALLEL_SPECIES or 2)")
-    m.add_argument("--no-experiments", action="store_true",
-                   help="skip the paper's baselines (SFT, RLVR-only) and the report")
-    sub.add_parser("species", help="list the species the lore source knows")
-    from .eval_command import add_arguments as add_eval_arguments
-
-    e = sub.add_parser("eval", help="evaluate a species' model on your own scenario file (JSONL)")
-    add_eval_arguments(e)
-    args = ap.parse_args(argv)
-    if args.command == "main":
-        return run_main(args.species, args.parallel, experiments=not args.no_experiments)
-    if args.command == "eval":
-        from .eval_command import run_eval
-
-        return run_eval(args)
-    from .definitions import defs
-
-    print("\n".join(defs.resources["game_data"].lore_source().list_species()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return all(training.base_models.get(t, BUILTIN) != BUILTIN
+               or (Path(training.base_model(t)) / "config.json").is_file() for t in tier_names())

@@ -27,11 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .core.atomic import atomic_write_json, read_json
-from .core import catalogue
-from .game.errors import GameDataError
-from .game.names import validate_species_name
-from .game.scenario_files import read_scenario_file
+from ..core.atomic import atomic_write_json, read_json
+from ..core import catalogue
+from ..core.layout import BUILTIN, ArtifactLayout
+from ..game.errors import GameDataError
+from ..game.names import validate_species_name
+from ..game.scenario_files import read_scenario_file
 
 ARTIFACTS_ENV = "SRL_ARTIFACTS_DIR"
 # --model choices: the production models from the deployed one (SRL -> RLVR, the default) back to
@@ -75,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # Inputs
 # ------------------------------------------------------------------------------------------------
 def _profile():
-    from .core.profiles import load_profile
+    from ..core.profiles import load_profile
 
     return load_profile()
 
@@ -85,8 +86,7 @@ def artifacts_dir(explicit: Path | None, profile=None) -> Path:
         return Path(explicit)
     if os.environ.get(ARTIFACTS_ENV):
         return Path(os.environ[ARTIFACTS_ENV])
-    profile = profile or _profile()
-    return Path(profile.path(profile.section("artifacts").get("base_dir", "artifacts")))
+    return (profile or _profile()).artifacts_root()
 
 
 def _need(path: Path, what: str, species: str) -> Path:
@@ -98,9 +98,9 @@ def _need(path: Path, what: str, species: str) -> Path:
 
 
 def load_ruleset(artifacts: Path, species: str):
-    from .game.rules import ruleset_from_artifact
+    from ..game.rules import ruleset_from_artifact
 
-    path = _need(artifacts / "game_rules" / f"{species}.json", "game rules", species)
+    path = _need(ArtifactLayout(artifacts).data("game_rules", species=species), "game rules", species)
     try:
         return ruleset_from_artifact(read_json(path))
     except (GameDataError, KeyError, ValueError) as e:
@@ -109,11 +109,11 @@ def load_ruleset(artifacts: Path, species: str):
 
 def load_lore(artifacts: Path, species: str):
     """(SpeciesLore, LoreIndex) from the monster_lore and lore_index artifacts."""
-    from .game.lore import Passage, SpeciesLore
-    from .game.lore_index import LoreIndex
+    from ..game.lore import Passage, SpeciesLore
+    from ..game.lore_index import LoreIndex
 
-    lore_path = _need(artifacts / "monster_lore" / f"{species}.json", "lore (monster_lore artifact)", species)
-    index_path = _need(artifacts / "lore_index" / f"{species}.json", "lore index", species)
+    lore_path = _need(ArtifactLayout(artifacts).data("monster_lore", species=species), "lore (monster_lore artifact)", species)
+    index_path = _need(ArtifactLayout(artifacts).data("lore_index", species=species), "lore index", species)
     raw = read_json(lore_path)
     passages = tuple(Passage(r["id"], r["kind"], r["title"], r["text"], tuple(r.get("actions", ())))
                      for r in raw["passages"])
@@ -129,10 +129,10 @@ def build_eval_inputs(scenarios: list[tuple[Any, list[str]]], ruleset: Any, lore
                       lore_passages: int = 6) -> tuple[list[Any], list[dict[str, Any]]]:
     """PlanTasks (scenario text + the lore the offline BM25 retriever picks, as the collaboration
     does) and the step-wise examples of the scenarios that carry expert steps."""
-    from .collaboration.jobs import SpeciesContext, TrajectoryJob
-    from .collaboration.offline_roles import LexicalRetriever
-    from .collaboration.prompts import describe_lore, describe_scenario, srl_prompt
-    from .training.plan_rollout import PlanTask
+    from ..collaboration.jobs import SpeciesContext, TrajectoryJob
+    from ..collaboration.offline_roles import LexicalRetriever
+    from ..collaboration.prompts import describe_lore, describe_scenario, srl_prompt
+    from ..training.plan_rollout import PlanTask
 
     context = SpeciesContext(ruleset, lore, index)
     retriever = LexicalRetriever(k=lore_passages)
@@ -153,19 +153,15 @@ def resolve_models(args: argparse.Namespace, artifacts: Path, profile=None) -> t
     base = args.base_model
     if not base:
         profile = profile or _profile()
-        ident = (profile.section("training").get("base_models") or {}).get(args.tier, "builtin")
-        if ident == "builtin":
-            path = artifacts / "base_models" / args.tier
-            if not (path / "config.json").is_file():
-                raise EvalInputError(f"no built-in {args.tier} base model at {path}: run `srl-pipeline main` first "
-                                     f"(it builds the base models), or pass --base-model")
-            base = str(path)
-        else:
-            base = ident
+        ident = (profile.section("training").get("base_models") or {}).get(args.tier, BUILTIN)
+        base = ArtifactLayout(artifacts).base_model(args.tier, ident)
+        if ident == BUILTIN and not (Path(base) / "config.json").is_file():
+            raise EvalInputError(f"no built-in {args.tier} base model at {base}: run `srl-pipeline main` first "
+                                 f"(it builds the base models), or pass --base-model")
     adapter = args.adapter
     asset = catalogue.model(args.model).adapter_asset
     if not adapter and asset:
-        adapter = str(artifacts / asset / args.species)
+        adapter = str(ArtifactLayout(artifacts).adapter(asset, args.species))
     if adapter and not (Path(adapter) / "adapter_config.json").is_file():
         raise EvalInputError(f"no PEFT adapter at {adapter} (adapter_config.json missing): train the "
                              f"{args.model} model with `srl-pipeline main --species {args.species}`, or pass "
@@ -251,8 +247,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from .evaluation.evaluate import EvalSettings, evaluate_model
-    from .training.base_models import load_model
+    from ..evaluation.evaluate import EvalSettings, evaluate_model
+    from ..training.base_models import load_model
 
     passages = int(profile.section("collaboration").get("lore_passages", 6))
     tasks, examples = build_eval_inputs(scenarios, ruleset, lore, index, passages)
@@ -274,7 +270,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "model": {"name": args.model, "tier": args.tier, "base_model": base_model, "adapter": adapter},
         "seconds": round(time.monotonic() - started, 2),
     })
-    out = args.out or artifacts / "eval" / f"{species}-{args.model}.json"
+    out = args.out or ArtifactLayout(artifacts).eval_result(species, args.model)
     atomic_write_json(Path(out), metrics)
     print(format_summary(metrics))
     print(f"wrote {out} in {metrics['seconds']:.1f} s")

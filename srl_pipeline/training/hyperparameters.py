@@ -20,7 +20,7 @@ e.g. :mod:`.srl_config`), a ``label`` for messages and its own :meth:`~Hyperpara
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,3 +69,38 @@ def resolve(spec_hp: dict[str, Any] | None, cls: type, path: Path):
     cls.check_keys(base, f"{path} (profile {profile!r})")
     cls.check_keys(spec_hp, "the job spec's hyperparameters")
     return cls.from_dict({**base, **spec_hp})
+
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+PROMPT_FORMATS = ("auto", "text", "chat")
+
+
+@dataclass
+class StageHyperparameters(Hyperparameters):
+    """What every stage that trains an adapter shares: the optimiser, the LoRA adapter's shape, the
+    prompt format, precision, the validation scoring and the CPU threads. Stages add their own
+    fields (and may change a default by redeclaring it)."""
+
+    learning_rate: float = 1e-4
+    lr_scheduler_type: str = "constant"
+    warmup_steps: float = 0.0             # a ratio of max_steps when < 1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    micro_batch_size: int = 8             # sequences per forward/backward pass and device
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    prompt_format: str = "auto"           # auto | text | chat (chat when the tokenizer has a template)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    validation_examples: int = 16
+    validation_max_new_tokens: int = 64
+    validation_batch_size: int = 8
+    torch_threads: int | None = None      # None: torch's default (all cores)
+
+    def validate(self) -> None:
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ValueError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
+        if self.micro_batch_size < 1:
+            raise ValueError("micro_batch_size must be >= 1")

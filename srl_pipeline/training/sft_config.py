@@ -7,49 +7,31 @@ counted in examples per optimizer step. ``configs/training/sft.yaml`` holds the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .hyperparameters import CONFIG_DIR, Hyperparameters, load_profile_config, resolve
+from .hyperparameters import CONFIG_DIR, StageHyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
-from .srl_config import LORA_TARGETS
 
 CONFIG_PATH = CONFIG_DIR / "sft.yaml"
 
 
 @dataclass
-class SFTHyperparameters(Hyperparameters):
+class SFTHyperparameters(StageHyperparameters):
     """Every knob of an SFT run; ``configs/training/sft.yaml`` holds the per-profile values."""
 
     label: ClassVar[str] = "SFT"
 
     learning_rate: float = 1e-3
-    lr_scheduler_type: str = "constant"
-    warmup_steps: float = 0.0             # a ratio of max_steps when < 1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
     batch_size: int = 8                   # examples per optimizer step
-    micro_batch_size: int = 8             # examples per forward/backward pass and device
     max_length: int = 1024                # prompt + completion tokens (longer ones are cut at the end)
     loss_type: str = "nll"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
-    prompt_format: str = "auto"           # auto | text | chat (chat when the tokenizer has a template)
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    validation_examples: int = 16
-    validation_max_new_tokens: int = 64
-    validation_batch_size: int = 8
-    torch_threads: int | None = None      # None: torch's default (all cores)
 
     def validate(self) -> None:
-        if self.prompt_format not in ("auto", "text", "chat"):
-            raise ValueError("prompt_format must be auto, text or chat")
-        if self.batch_size < 1 or self.micro_batch_size < 1:
-            raise ValueError("batch_size and micro_batch_size must be >= 1")
+        super().validate()
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``SFTConfig`` for this job (saving is ours: ``save_strategy="no"``)."""

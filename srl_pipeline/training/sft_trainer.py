@@ -30,7 +30,7 @@ from ..game.steps import parse_step
 from .job_runner import Reporter, StageJob, run_stage_job
 from .job_spec import TrainingJobSpec
 from .sft_config import SFTHyperparameters, resolve_sft_hyperparameters
-from .srl_trainer import load_srl_examples, mean_srl_reward
+from .srl_trainer import load_srl_examples, validation_reward_scorer
 from .trainer_state import JobStateMixin, finite_or_none
 from .warmup_corpus import THOUGHTS
 
@@ -115,11 +115,5 @@ def run_sft(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         return SFTTrainer(train_dataset=to_sft_dataset(train, chat, spec.species), processing_class=tokenizer,
                           **common)
 
-    def score(peft_model, tokenizer, chat):
-        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
-        with peft_model.disable_adapter():
-            base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
-        return {"validation_reward_base": base,
-                "validation_reward_trained": mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)}
-
+    score = validation_reward_scorer(validation, hp)
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score, check_tokenizer), reporter)

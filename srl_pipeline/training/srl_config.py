@@ -10,31 +10,24 @@ values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .hyperparameters import CONFIG_DIR, Hyperparameters, load_profile_config, resolve
+from .hyperparameters import CONFIG_DIR, StageHyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
 
 CONFIG_PATH = CONFIG_DIR / "srl.yaml"
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
-class SRLHyperparameters(Hyperparameters):
+class SRLHyperparameters(StageHyperparameters):
     """Every knob of an SRL run (GRPO with dynamic sampling and an adaptive KL bound)."""
 
     label: ClassVar[str] = "SRL"
 
-    learning_rate: float = 1e-4
-    lr_scheduler_type: str = "constant"
-    warmup_steps: float = 0.0
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
     num_generations: int = 4              # rollouts per prompt (G)
     batch_prompts: int = 2                # prompts (groups) per optimizer step
-    micro_batch_size: int = 8             # completions per forward/backward pass and device
     temperature: float = 1.0
     top_p: float = 1.0
     max_completion_length: int = 64
@@ -52,29 +45,17 @@ class SRLHyperparameters(Hyperparameters):
     dynamic_sampling: bool = True
     dynamic_sampling_epsilon: float = 1e-4
     max_extra_generation_rounds: int = 3
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
-    prompt_format: str = "auto"           # auto | text | chat (chat when the tokenizer has a template)
-    bf16: bool = False
-    gradient_checkpointing: bool = False
     use_vllm: bool = False
-    validation_examples: int = 16
-    validation_max_new_tokens: int = 64
-    validation_batch_size: int = 8
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
-    torch_threads: int | None = None      # None: torch's default (all cores)
 
     def validate(self) -> None:
+        super().validate()
         if self.num_generations < 2:
             raise ValueError("num_generations must be >= 2 (GRPO needs a group)")
         if self.beta <= 0:
             raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
         if self.scale_rewards != "group":
             raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
-        if self.prompt_format not in ("auto", "text", "chat"):
-            raise ValueError("prompt_format must be auto, text or chat")
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``GRPOConfig`` for this job (saving is ours: ``save_strategy="no"``)."""

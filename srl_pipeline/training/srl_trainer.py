@@ -16,11 +16,13 @@ from typing import Any
 
 from .grpo.trainer import GRPOStageTrainer, grpo_trainer_kwargs
 from .job_runner import Reporter, StageJob, run_stage_job
+from .hyperparameters import StageHyperparameters
 from .job_spec import TrainingJobSpec
 from .rewards import srl, srl_reward
 from .srl_config import SRLHyperparameters, resolve_hyperparameters
 
-__all__ = ["SRLTrainer", "load_srl_examples", "mean_srl_reward", "run_srl", "to_train_dataset"]
+__all__ = ["SRLTrainer", "load_srl_examples", "mean_srl_reward", "run_srl", "to_train_dataset",
+           "validation_reward_scorer"]
 
 
 class SRLTrainer(GRPOStageTrainer):
@@ -62,6 +64,20 @@ def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], 
     return sum(srl_reward(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
+def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperparameters):
+    """The ``score`` of a stage trained on the SRL dataset (SRL, SFT): the mean SRL reward of greedy
+    steps on the validation examples, for the reference (adapter disabled) and the trained model."""
+
+    def score(peft_model: Any, tokenizer: Any, chat: bool) -> dict[str, Any]:
+        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
+        with peft_model.disable_adapter():
+            base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
+        return {"validation_reward_base": base,
+                "validation_reward_trained": mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)}
+
+    return score
+
+
 def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str, Any]:
     """Run (or resume) one SRL job; see :func:`.job_runner.run_stage_job` for outputs and statuses."""
     if spec.stage != "srl":
@@ -77,11 +93,5 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         return SRLTrainer(reward_funcs=srl, train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
                           **common, **grpo_trainer_kwargs(hp))
 
-    def score(peft_model, tokenizer, chat):
-        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
-        with peft_model.disable_adapter():
-            base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
-        return {"validation_reward_base": base,
-                "validation_reward_trained": mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)}
-
+    score = validation_reward_scorer(validation, hp)
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

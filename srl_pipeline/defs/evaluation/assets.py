@@ -36,9 +36,9 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     candidates = {name: (training.base_model(catalogue.model(name).tier),
                          str(training.layout().adapter(asset, species)) if asset else None)
                   for name, asset in models.items()}
-    results = evaluate_models(candidates, tasks, ruleset, steps, evaluation.settings())
+    results = evaluate_models(candidates, tasks, ruleset, steps, evaluation.to_settings())
     artifact = {"species": species, "rules_version": ruleset.version, "test_tasks": len(tasks),
-                "settings": evaluation.settings().to_dict(), "models": results}
+                "settings": evaluation.to_settings().to_dict(), "models": results}
     order = [m for m in catalogue.model_names() if m in results]
     table = "\n\n".join(results_table({species: results}, order, metric) for metric in SHOWN)
     png = base64.b64encode(comparison_plot(results, order, title=f"{species}: held-out test split")).decode()

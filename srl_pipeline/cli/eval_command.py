@@ -32,6 +32,7 @@ from ..core import catalogue
 from ..core.layout import BUILTIN, ArtifactLayout
 from ..game.errors import GameDataError
 from ..game.names import validate_species_name
+from ..evaluation.encounters import encounter_tasks
 from ..game.scenario_files import read_scenario_file
 
 ARTIFACTS_ENV = "SRL_ARTIFACTS_DIR"
@@ -123,29 +124,6 @@ def load_lore(artifacts: Path, species: str):
         print(f"warning: {index_path} was built from other lore ({index.lore_hash}) than {lore_path} "
               f"({lore.content_hash}); run `srl-pipeline main` to refresh", file=sys.stderr)
     return lore, index
-
-
-def build_eval_inputs(scenarios: list[tuple[Any, list[str]]], ruleset: Any, lore: Any, index: Any,
-                      lore_passages: int = 6) -> tuple[list[Any], list[dict[str, Any]]]:
-    """PlanTasks (scenario text + the lore the offline BM25 retriever picks, as the collaboration
-    does) and the step-wise examples of the scenarios that carry expert steps."""
-    from ..collaboration.jobs import SpeciesContext, TrajectoryJob
-    from ..collaboration.offline_roles import LexicalRetriever
-    from ..collaboration.prompts import describe_lore, describe_scenario, srl_prompt
-    from ..training.plan_rollout import PlanTask
-
-    context = SpeciesContext(ruleset, lore, index)
-    retriever = LexicalRetriever(k=lore_passages)
-    tasks, examples = [], []
-    for sc, steps in scenarios:
-        retrieval = retriever.retrieve(TrajectoryJob(sc, context))
-        scenario_text = describe_scenario(sc, ruleset)
-        lore_text = describe_lore(retrieval.passages)
-        tasks.append(PlanTask(sc, scenario_text, lore_text, tuple(steps)))
-        for k, target in enumerate(steps, start=1):
-            examples.append({"id": f"{sc.id}:{k}", "scenario_id": sc.id, "goal": sc.goal, "step": k,
-                             "prompt": srl_prompt(scenario_text, lore_text, steps[: k - 1]), "target": target})
-    return tasks, examples
 
 
 def resolve_models(args: argparse.Namespace, artifacts: Path, profile=None) -> tuple[str, str | None]:
@@ -251,7 +229,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..training.base_models import load_model
 
     passages = int(profile.section("collaboration").get("lore_passages", 6))
-    tasks, examples = build_eval_inputs(scenarios, ruleset, lore, index, passages)
+    tasks, examples = encounter_tasks(scenarios, ruleset, lore, index, passages)
     settings = EvalSettings(k=args.k, temperature=args.temperature, max_steps=args.max_steps,
                             max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                             step_examples=max(64, len(examples)), seed=args.seed)

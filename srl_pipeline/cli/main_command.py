@@ -103,12 +103,16 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if experiments:
         report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
         if report.success:
-            from ..core.catalogue import model_names
-            from ..evaluation.report import collect_results, results_table
+            from ..core.catalogue import table_columns
+            from ..evaluation.report import collect_results, results_table, verdict
 
             layout = defs.resources["training"].layout()
             print(f"\n== SRL -> RLVR vs the paper's baselines: full-plan success on held-out scenarios (greedy, %)\n")
-            print(results_table(collect_results(layout.root), list(model_names())))
+            results = collect_results(layout.root)
+            print(results_table(results, list(table_columns())))
+            print(f"\n{verdict(results)}")
+            print(f"\n== The same on the hand-written encounters (configs/eval/), greedy, %\n")
+            print(results_table(results, list(table_columns()), "handwritten_success_greedy"))
             print(f"Report with every metric, plots and weakness reports: {layout.report_dir() / 'report.md'}")
         else:
             failures += 1

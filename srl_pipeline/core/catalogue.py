@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "MODELS", "STAGES", "TIERS", "Model", "Tier", "experiment_models", "label", "model", "model_names",
-    "production_models", "tier", "tier_names",
+    "MODELS", "REFERENCES", "STAGES", "TIERS", "Model", "Tier", "experiment_models", "label", "model", "model_names",
+    "production_models", "table_columns", "tier", "tier_names",
 ]
 
 STAGES = ("srl", "rlvr", "sft")
@@ -55,6 +55,10 @@ MODELS: tuple[Model, ...] = (
     Model("srl_rlvr", "SRL→RLVR", stage="rlvr", tier="bronze", adapter_asset="rlvr_adapter", production=True),
 )
 
+# Reference rows that calibrate every table (no model: a policy over the simulator), around the
+# models: a random legal policy (the floor of knowing the rules) first, the solver (the ceiling) last.
+REFERENCES: dict[str, str] = {"random_legal": "Random legal", "solver": "Solver"}
+
 _TIERS = {t.name: t for t in TIERS}
 _MODELS = {m.name: m for m in MODELS}
 
@@ -85,6 +89,11 @@ def model_names() -> tuple[str, ...]:
     return tuple(m.name for m in MODELS)
 
 
+def table_columns() -> tuple[str, ...]:
+    """The columns of a results table: the floor reference, the models in table order, the ceiling."""
+    return ("random_legal", *model_names(), "solver")
+
+
 def production_models() -> tuple[Model, ...]:
     """The models on the production path, in the table order."""
     return tuple(m for m in MODELS if m.production)
@@ -98,4 +107,4 @@ def experiment_models() -> tuple[Model, ...]:
 def label(name: str) -> str:
     """A model's label as printed in tables; an unknown name is printed as it is."""
     m = _MODELS.get(name)
-    return m.label if m is not None else name
+    return m.label if m is not None else REFERENCES.get(name, name)

@@ -110,13 +110,17 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
 
 def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequence[PlanTask], ruleset: Any,
                     step_examples: Sequence[dict[str, Any]], settings: EvalSettings | None = None,
-                    device: str | None = None) -> dict[str, dict[str, Any]]:
+                    device: str | None = None,
+                    suites: dict[str, tuple[Sequence[PlanTask], Sequence[dict[str, Any]]]] | None = None,
+                    ) -> dict[str, dict[str, Any]]:
     """Evaluate each candidate (name -> (base_model, adapter or None)) in order.
 
     The first candidate's base model is loaded once, unadapted, as the KL reference; a candidate
     named "base" (or any unadapted candidate on that same base) is evaluated on it directly. An
     unadapted candidate has ``kl_to_base`` 0.0 (it is its base); an adapter on another base model
-    (another tier, another tokenizer) gets ``kl_to_base`` None. Each candidate's model is freed before the next one loads."""
+    (another tier, another tokenizer) gets ``kl_to_base`` None. Each candidate's model is freed before the next one loads.
+    ``suites`` (name -> (tasks, step examples)), e.g. the hand-written encounters, are evaluated
+    with the same loaded model and stored under ``result[name]``."""
     settings = settings or EvalSettings()
     if not candidates:
         return {}
@@ -128,6 +132,8 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
             if str(base_model) == str(ref_base) and not adapter:
                 res = evaluate_model(reference, ref_tok, tasks, ruleset, step_examples, settings, reference=None)
                 res["kl_to_base"] = 0.0
+                for suite, (s_tasks, s_steps) in (suites or {}).items():
+                    res[suite] = evaluate_model(reference, ref_tok, s_tasks, ruleset, s_steps, settings)
             else:
                 model, tok = load_model(base_model, adapter, device)
                 try:
@@ -136,6 +142,8 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
                                          reference=reference if same and adapter else None)
                     if not adapter:
                         res["kl_to_base"] = 0.0  # an unadapted model is its own base
+                    for suite, (s_tasks, s_steps) in (suites or {}).items():
+                        res[suite] = evaluate_model(model, tok, s_tasks, ruleset, s_steps, settings)
                 finally:
                     del model, tok
                     _release_memory()

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..core.atomic import atomic_write_json
-from ..core.catalogue import label, model_names
+from ..core.catalogue import label, table_columns
 from .plots import comparison_plot
 
 __all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "write_report"]
 
 # Metrics in [0, 1] shown as percentages by results_table; the others are shown as numbers.
-PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "step_similarity", "format_error_rate"})
+PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "handwritten_success_greedy", "step_similarity",
+                             "format_error_rate"})
 
 
 def _cell(value: Any, metric: str) -> str:
@@ -56,6 +57,7 @@ def results_table(results: dict[str, dict[str, dict[str, Any]]], models: list[st
 SOURCES = ("model_evaluation", "experiment_evaluation")
 METRICS = (("success_greedy", "Full-plan success, greedy (%)"),
            ("success_avg_k", "Full-plan success, avg@k sampled at temperature 1.0 (%)"),
+           ("handwritten_success_greedy", "Hand-written encounters (configs/eval/): full-plan success, greedy (%)"),
            ("step_similarity", "Mean step similarity to the expert (%)"),
            ("format_error_rate", "Format-error rate (% of turns)"),
            ("kl_to_base", "KL to the base model (per token)"))
@@ -74,7 +76,7 @@ def collect_results(artifacts_dir: Path) -> dict[str, dict[str, dict[str, Any]]]
 
 def _average(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for m in model_names():
+    for m in table_columns():
         for metric in ("success_greedy", "success_avg_k"):
             vals = [r[m][metric] for r in results.values() if m in r and r[m].get(metric) is not None]
             if vals:
@@ -85,6 +87,27 @@ def _average(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[st
     return out
 
 
+RECIPES = ("srl_rlvr", "sft", "rlvr_only")  # what the paper compares: SRL -> RLVR against its baselines
+
+
+def verdict(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One plain sentence: which recipe wins on greedy test success averaged over the species, by
+    how much, and where the base and the reference rows stand."""
+    avg = {m: v["success_greedy"] for m, v in _average(results).items() if v.get("success_greedy") is not None}
+    ranked = sorted((m for m in RECIPES if m in avg), key=lambda m: -avg[m])
+    if not ranked:
+        return "No recipe has been evaluated yet."
+    best = ranked[0]
+    parts = [f"{label(best)} wins with {100 * avg[best]:.1f} % greedy success on the held-out test split "
+             f"(average over {len(results)} species)"]
+    others = [f"{label(m)} by {100 * (avg[best] - avg[m]):.1f} points" for m in ranked[1:]]
+    if others:
+        parts.append("ahead of " + " and ".join(others))
+    sentence = ", ".join(parts) + "."
+    refs = [f"{label(m)} {100 * avg[m]:.1f} %" for m in ("base", "random_legal", "solver") if m in avg]
+    return sentence + (f" For reference: {', '.join(refs)}." if refs else "")
+
+
 def write_report(artifacts_dir: Path) -> dict[str, Any]:
     """Write ``report.md`` (tables and weakness reports), ``report.json`` and one PNG per species
     plus the average; returns ``{"results", "table", "path"}`` (``table``: greedy success)."""
@@ -92,12 +115,14 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     out = artifacts_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     results = collect_results(artifacts_dir)
-    every = list(model_names())  # every model's column, in the table order
+    every = list(table_columns())  # every model's column, in the table order
     models = [m for m in every if any(m in r for r in results.values())] or every
     table = results_table(results, every, "success_greedy")
     lines = ["# SRL → RLVR on the game: held-out test scenarios", "",
              "The paper's Table 1 (arXiv 2510.25992) on this game: full plans written step by step by each "
-             "model and judged by the simulator, on each species' held-out test split.", ""]
+             "model and judged by the simulator, on each species' held-out test split, beside two reference "
+             "rows: a random legal policy (what knowing only the rules gives) and the solver (the ceiling).", "",
+             f"**{verdict(results)}**", ""]
     for metric, title in METRICS:
         lines += [f"## {title}", "", results_table(results, every, metric)]
     plots = {"average": comparison_plot(_average(results), models, title="All species: held-out test split")}
@@ -122,4 +147,4 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)
     atomic_write_json(out / "report.json", {"models": every, "results": results})
-    return {"results": results, "table": table, "path": path}
+    return {"results": results, "table": table, "path": path, "verdict": verdict(results)}

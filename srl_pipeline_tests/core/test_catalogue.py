@@ -42,7 +42,9 @@ def test_every_model_is_consistent():
 
 def test_lookups():
     assert catalogue.model("srl_rlvr").adapter_asset == "rlvr_adapter"
-    assert catalogue.label("rlvr_only") == "RLVR-only" and catalogue.label("solver") == "solver"
+    assert catalogue.label("rlvr_only") == "RLVR-only" and catalogue.label("solver") == "Solver"
+    assert catalogue.label("nope") == "nope"
+    assert catalogue.table_columns() == ("random_legal", *catalogue.model_names(), "solver")
     with pytest.raises(KeyError, match="unknown model 'nope'; known: base, sft"):
         catalogue.model("nope")
     with pytest.raises(KeyError, match="unknown tier 'tin'"):

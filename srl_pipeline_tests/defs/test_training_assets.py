@@ -119,3 +119,24 @@ def test_experiments_and_the_report_stay_off_the_production_path(trained):
     for job in ("main", "rules_refresh"):  # schedules and sensors run these: no experiments in them
         keys = {k.to_user_string() for k in runner.defs.resolve_job_def(job).asset_layer.selected_asset_keys}
         assert not keys & {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation", "experiment_report"}
+
+
+def test_an_adapters_version_follows_its_files_and_its_provenance_names_where_it_is_published(tmp_path):
+    from srl_pipeline.core.atomic import atomic_write_json, read_json
+    from srl_pipeline.defs.training.assets import adapter_version, publish_paths
+
+    def adapter(name: str, weights: bytes) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(weights)
+        (folder / "adapter_config.json").write_text('{"r": 8}')
+        atomic_write_json(folder / "metrics.json", {"adapter_dir": str(folder), "train_seconds": 1.5})
+        atomic_write_json(folder / "job_spec.json", {"output_dir": str(folder)})
+        return folder
+
+    a, b, c = adapter(".x.tmp-1", b"w"), adapter(".x.tmp-2", b"w"), adapter(".x.tmp-3", b"other")
+    assert adapter_version(a) == adapter_version(b) != adapter_version(c)  # timings and paths do not count
+    final = tmp_path / "srl_adapter" / "zombie"
+    assert publish_paths(a, final)["adapter_dir"] == str(final)
+    assert read_json(a / "metrics.json")["adapter_dir"] == str(final)
+    assert read_json(a / "job_spec.json")["output_dir"] == str(final)

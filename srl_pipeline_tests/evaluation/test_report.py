@@ -42,11 +42,13 @@ def test_write_report_from_artifacts(tmp_path):
     assert list(collect_results(tmp_path)) == ["ghoul", "vampire"]
     report = write_report(tmp_path)
     assert report["table"] == (
-        "| species (success_greedy, %) | Base | SFT | RLVR-only | SRL | SRL→RLVR |\n"
-        "|---|---:|---:|---:|---:|---:|\n"
-        "| ghoul | 0.0 | — | — | — | — |\n"
-        "| vampire | 10.0 | 25.0 | — | 50.0 | 75.0 |\n"
-        "| average | 5.0 | 25.0 | — | 50.0 | 75.0 |\n")
+        "| species (success_greedy, %) | Random legal | Base | SFT | RLVR-only | SRL | SRL→RLVR | Solver |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| ghoul | — | 0.0 | — | — | — | — | — |\n"
+        "| vampire | — | 10.0 | 25.0 | — | 50.0 | 75.0 | — |\n"
+        "| average | — | 5.0 | 25.0 | — | 50.0 | 75.0 | — |\n")
+    assert report["verdict"] == ("SRL→RLVR wins with 75.0 % greedy success on the held-out test split (average over "
+                                 "2 species), ahead of SFT by 50.0 points. For reference: Base 5.0 %.")
     out = tmp_path / "report"
     text = (out / "report.md").read_text(encoding="utf-8")
     assert report["path"] == out / "report.md"
@@ -55,5 +57,6 @@ def test_write_report_from_artifacts(tmp_path):
     for name in ("average", "ghoul", "vampire"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"![{name}]({name}.png)" in text
     saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert saved["models"] == ["base", "sft", "rlvr_only", "srl", "srl_rlvr"]
+    assert saved["models"] == ["random_legal", "base", "sft", "rlvr_only", "srl", "srl_rlvr", "solver"]
+    assert report["verdict"] in text
     assert saved["results"]["vampire"]["sft"]["success_greedy"] == 0.25

@@ -1,6 +1,7 @@
 """Evaluation of the production models (base, SRL, SRL->RLVR) on the held-out test split."""
 
 import base64
+from pathlib import Path
 
 import dagster as dg
 
@@ -8,22 +9,27 @@ from ...core.hashing import content_hash
 from ...core import catalogue
 from ...core.atomic import read_json
 from ...evaluation.report import METRICS as REPORT_METRICS
+from ..collaboration.resources import CollaborationResource
 from ..partitions import species_partitions
 from ..training.resources import TrainingSettings
 from .resources import EvaluationSettings
-from ..shared import species_key
+from ..shared import lore_from_artifact, species_key
 
 PRODUCTION_MODELS = {m.name: m.adapter_asset for m in catalogue.production_models()}
 EXPERIMENT_MODELS = {m.name: m.adapter_asset for m in catalogue.experiment_models()}
 SHOWN = tuple(metric for metric, _ in REPORT_METRICS)
+HANDWRITTEN = "handwritten"  # the suite of hand-written encounters, beside the test split
 
 
 def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettings, evaluation: EvaluationSettings,
-                     models: dict) -> tuple[dict, dict]:
-    """Evaluate `models` (name -> adapter asset, None for the base) on this species' test split;
-    returns the artifact and its UI metadata."""
+                     collaboration: CollaborationResource, models: dict,
+                     references: bool = False) -> tuple[dict, dict]:
+    """Evaluate `models` (name -> adapter asset, None for the base) on this species' test split
+    and on its hand-written encounters (when the species has a file of them), with the reference
+    rows (random legal policy, solver) when `references`; returns the artifact and its UI metadata."""
     from ...game.rules import ruleset_from_artifact
     from ...evaluation.evaluate import evaluate_models
+    from ...evaluation.references import REFERENCE_POLICIES, evaluate_reference
     from ...evaluation.plots import comparison_plot
     from ...evaluation.report import results_table
     from ...training.plan_rollout import PlanTask
@@ -36,14 +42,27 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     candidates = {name: (training.base_model(catalogue.model(name).tier),
                          str(training.layout().adapter(asset, species)) if asset else None)
                   for name, asset in models.items()}
-    results = evaluate_models(candidates, tasks, ruleset, steps, evaluation.to_settings())
+    settings = evaluation.to_settings()
+    encounters = hand_written_encounters(training, evaluation, collaboration, species, ruleset)
+    suites = {HANDWRITTEN: encounters} if encounters else {}
+    results = evaluate_models(candidates, tasks, ruleset, steps, settings, suites=suites)
+    if references:
+        for name in REFERENCE_POLICIES:
+            results[name] = evaluate_reference(name, tasks, ruleset, settings.k, settings.seed, settings.max_steps)
+            if encounters:
+                results[name][HANDWRITTEN] = evaluate_reference(name, encounters[0], ruleset, settings.k,
+                                                                settings.seed, settings.max_steps)
+    for result in results.values():  # the hand-written column of the tables
+        result[f"{HANDWRITTEN}_success_greedy"] = result.get(HANDWRITTEN, {}).get("success_greedy")
     artifact = {"species": species, "rules_version": ruleset.version, "test_tasks": len(tasks),
-                "settings": evaluation.to_settings().to_dict(), "models": results}
-    order = [m for m in catalogue.model_names() if m in results]
+                "handwritten_tasks": len(encounters[0]) if encounters else 0,
+                "settings": settings.to_dict(), "models": results}
+    order = [m for m in catalogue.table_columns() if m in results]
     table = "\n\n".join(results_table({species: results}, order, metric) for metric in SHOWN)
     png = base64.b64encode(comparison_plot(results, order, title=f"{species}: held-out test split")).decode()
     metadata = {
         "test_tasks": len(tasks),
+        "handwritten_tasks": artifact["handwritten_tasks"],
         **{f"{name}/{metric}": results[name][metric] for name in order for metric in SHOWN
            if isinstance(results[name].get(metric), (int, float))},
         "table": dg.MetadataValue.md(table),
@@ -55,13 +74,32 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     return artifact, metadata
 
 
-@dg.asset(partitions_def=species_partitions, group_name="evaluation", code_version="1", io_manager_key="artifacts",
-          deps=["rlvr_adapter", "srl_adapter", "srl_dataset"], kinds={"pytorch"})
+def hand_written_encounters(training: TrainingSettings, evaluation: EvaluationSettings,
+                            collaboration: CollaborationResource, species: str, ruleset) -> tuple | None:
+    """(plan tasks, step examples) of the species' hand-written encounters, or None without a file."""
+    from ...evaluation.encounters import encounter_tasks, encounters_path
+    from ...game.lore_index import LoreIndex
+    from ...game.scenario_files import read_scenario_file
+
+    path = encounters_path(Path(evaluation.encounters_dir), species)
+    if not path.is_file():
+        return None
+    layout = training.layout()
+    lore = lore_from_artifact(read_json(layout.data("monster_lore", species=species)))
+    index = LoreIndex.from_dict(read_json(layout.data("lore_index", species=species)))
+    return encounter_tasks(read_scenario_file(path, ruleset, species), ruleset, lore, index,
+                           collaboration.lore_passages)
+
+
+@dg.asset(partitions_def=species_partitions, group_name="evaluation", code_version="2", io_manager_key="artifacts",
+          deps=["rlvr_adapter", "srl_adapter", "srl_dataset", "monster_lore", "lore_index"], kinds={"pytorch"})
 def model_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
-                     evaluation: EvaluationSettings) -> dg.Output[dict]:
-    """Base, SRL and SRL->RLVR on the held-out test split: full-plan success (greedy and avg@k),
-    step similarity, format errors, KL to base, and a weakness report per model."""
-    artifact, metadata = evaluate_species(context, training, evaluation, PRODUCTION_MODELS)
+                     evaluation: EvaluationSettings, collaboration: CollaborationResource) -> dg.Output[dict]:
+    """Base, SRL and SRL->RLVR on the held-out test split and on the species' hand-written
+    encounters: full-plan success (greedy and avg@k), step similarity, format errors, KL to base and
+    a weakness report per model, beside the reference rows (a random legal policy, the solver)."""
+    artifact, metadata = evaluate_species(context, training, evaluation, collaboration, PRODUCTION_MODELS,
+                                          references=True)
     return dg.Output(artifact, data_version=dg.DataVersion(content_hash(artifact)[:16]), metadata=metadata)
 
 

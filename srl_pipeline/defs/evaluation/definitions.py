@@ -11,4 +11,6 @@ defs = dg.Definitions(assets=EVALUATION_ASSETS, asset_checks=EVALUATION_CHECKS)
 
 
 def resources(profile: Profile) -> dict:
-    return {"evaluation": EvaluationSettings(**profile.section("evaluation"))}
+    section = profile.section("evaluation")
+    section["encounters_dir"] = profile.path(section.get("encounters_dir", "configs/eval"))
+    return {"evaluation": EvaluationSettings(**section)}

@@ -6,6 +6,7 @@ import dagster as dg
 from ...core.hashing import content_hash
 from ...evaluation.report import write_report
 from ..evaluation.assets import EXPERIMENT_MODELS, evaluate_species
+from ..collaboration.resources import CollaborationResource
 from ..evaluation.resources import EvaluationSettings
 from ..partitions import species_partitions
 from ..training.assets import train_adapter
@@ -29,11 +30,12 @@ def rlvr_only_adapter(context: dg.AssetExecutionContext, training: TrainingSetti
 
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", io_manager_key="artifacts",
-          deps=["sft_adapter", "rlvr_only_adapter", "srl_dataset"], kinds={"pytorch"})
+          deps=["sft_adapter", "rlvr_only_adapter", "srl_dataset", "monster_lore", "lore_index"], kinds={"pytorch"})
 def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
-                          evaluation: EvaluationSettings) -> dg.Output[dict]:
-    """SFT and RLVR-only on the same held-out test split and settings as model_evaluation."""
-    artifact, metadata = evaluate_species(context, training, evaluation, EXPERIMENT_MODELS)
+                          evaluation: EvaluationSettings, collaboration: CollaborationResource) -> dg.Output[dict]:
+    """SFT and RLVR-only on the same held-out test split, hand-written encounters and settings as
+    model_evaluation."""
+    artifact, metadata = evaluate_species(context, training, evaluation, collaboration, EXPERIMENT_MODELS)
     return dg.Output(artifact, data_version=dg.DataVersion(content_hash(artifact)[:16]), metadata=metadata)
 
 

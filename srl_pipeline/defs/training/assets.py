@@ -1,15 +1,14 @@
 """Assets of training: base_models (one per tier, not partitioned), srl_adapter and rlvr_adapter (Bronze, per species)."""
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 
-from ...core.atomic import promote_dir as promote, staged_dir as staged_output
+from ...core.atomic import atomic_write_json, discard_dir, promote_dir, read_json, staged_dir, stale_staging
 from ...core.catalogue import tier_names
-from ...core.hashing import content_hash
+from ...core.hashing import content_hash, file_sha256
 from ...training.job_identity import checkpoint_key
 from ...training.job_spec import TrainingJobSpec
 from ..collaboration.resources import CollaborationResource
@@ -20,6 +19,7 @@ from .backends import TrainingBackend
 from .resources import TrainingSettings
 
 TIERS = tier_names()
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
 
 
@@ -38,7 +38,7 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
     if builtin:
         from ...training.base_models import BUILTIN_TIERS, WarmupSettings, build_builtin_base_models
 
-        out = Path(training.artifacts_dir) / "base_models"
+        out = training.layout().builtin_base_models()
         started = time.monotonic()
         specs = {t: BUILTIN_TIERS[t] for t in builtin}
         for t, sizes in (training.builtin_tiers or {}).items():
@@ -68,29 +68,62 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     """Run one training job for this species through the backend, then promote its adapter.
 
     The output is staged beside the final folder and promoted only when the job succeeded, so a
-    failed or interrupted run keeps the previous good adapter."""
+    failed or interrupted run keeps the previous good adapter (and leaves no staging folder). The
+    adapter's data version is the hash of its files, so a rerun that yields the same weights leaves
+    everything downstream fresh."""
     species = species_key(context)
-    final = training.layout().adapter(asset, species)
-    tmp = staged_output(final)
     layout = training.layout()
+    final = layout.adapter(asset, species)
+    for leftover in stale_staging(final.parent, final.name):  # of a run that was killed
+        discard_dir(leftover)
     dataset = layout.data("srl_dataset", species=species)
     hyperparameters = training.hyperparameters(stage)
     base_model = training.base_model("bronze")
     job = checkpoint_key(dataset, base_model, hyperparameters, max_steps, training.seed, initial_adapter)
-    spec = TrainingJobSpec(
-        stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset), output_dir=str(tmp),
-        checkpoint_dir=str(layout.checkpoints(asset, species, job)),
-        initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
-        checkpoint_every_steps=training.checkpoint_every_steps, checkpoint_every_minutes=training.checkpoint_every_minutes,
-        keep_checkpoints=training.keep_checkpoints)
-    result = training_backend.run(context, spec)
-    metrics = json.loads((tmp / "metrics.json").read_text())
-    promote(tmp, final)
+    tmp = staged_dir(final)
+    try:
+        spec = TrainingJobSpec(
+            stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset),
+            output_dir=str(tmp), checkpoint_dir=str(layout.checkpoints(asset, species, job)),
+            initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
+            checkpoint_every_steps=training.checkpoint_every_steps,
+            checkpoint_every_minutes=training.checkpoint_every_minutes, keep_checkpoints=training.keep_checkpoints)
+        result = training_backend.run(context, spec)
+        metrics = publish_paths(tmp, final)
+        version = adapter_version(tmp)
+        promote_dir(tmp, final)
+    except BaseException:
+        discard_dir(tmp)
+        raise
+    summary = {k: readable(v) for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
-        data_version=dg.DataVersion(content_hash(metrics.get("summary", metrics))[:16]),
-        metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)),
-                  **{k: v for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))},
+        data_version=dg.DataVersion(version),
+        metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)), **summary,
                   **_curves(metrics)})
+
+
+def publish_paths(staged: Path, final: Path) -> dict:
+    """The provenance files kept beside the adapter name where it is published, not the staging
+    folder it was written to; returns the metrics."""
+    metrics = read_json(staged / "metrics.json")
+    metrics["adapter_dir"] = str(final)
+    atomic_write_json(staged / "metrics.json", metrics)
+    spec_path = staged / "job_spec.json"
+    if spec_path.is_file():
+        spec = read_json(spec_path)
+        spec["output_dir"] = str(final)
+        atomic_write_json(spec_path, spec)
+    return metrics
+
+
+def adapter_version(folder: Path) -> str:
+    """The data version of an adapter: the hash of its weights and its PEFT config."""
+    return content_hash({name: file_sha256(folder / name) for name in ADAPTER_FILES if (folder / name).is_file()})[:16]
+
+
+def readable(value):
+    """Metadata a person reads: floats to 4 significant digits."""
+    return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
 @dg.asset(partitions_def=species_partitions, group_name="training", code_version="2", pool="local_training",

@@ -82,6 +82,16 @@ def test_evaluation_complete_fails_on_a_model_outside_the_production_set():
     assert f"'sft': {TASKS}" in result_text(r)
 
 
+def test_evaluation_complete_accepts_the_reference_rows_and_the_kl_target_ignores_them():
+    ev = _evaluation()
+    for name in ("random_legal", "solver"):
+        ev["models"][name] = {"tasks": TASKS, "kl_to_base": None}
+    assert checks.evaluation_complete(model_evaluation=ev).passed
+    assert _kl(ev).passed
+    ev["models"]["solver"]["tasks"] = TASKS - 1
+    assert not checks.evaluation_complete(model_evaluation=ev).passed
+
+
 # -- evaluation_kl_within_target (WARN) -------------------------------------------------------
 def test_evaluation_kl_within_target_passes_within_the_bound():
     r = _kl(_evaluation())

@@ -1,6 +1,6 @@
 """SRL trainer throughput vs plain TRL GRPOTrainer, and the extra generation cost of dynamic sampling.
 
-    python bench/srl_trainer_throughput.py [--steps 8] [--repeats 3] [--model PATH] [--dataset PATH]
+    python bench/srl_trainer_throughput.py [--steps 40] [--repeats 5] [--model PATH] [--dataset PATH]
                                            [--reward mixed|srl] [--threads 1]
 
 1. **Overhead** (dynamic sampling off): the same tiny model, data, batch, seed and GRPO settings
@@ -104,8 +104,8 @@ def run_once(kind: str, model_dir: Path, rows: list[dict], reward, hp: SRLHyperp
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=40, help="steps per timed run (long enough for a stable ratio)")
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--model", help="HF model dir (default: a random tiny Qwen2 built here)")
     ap.add_argument("--dataset", help="SRL dataset artifact JSON (default: synthetic prompts)")
     ap.add_argument("--reward", choices=("mixed", "srl"), default="mixed")
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
     tokens = {k: v[0]["tokens"] for k, v in runs.items()}
     ratio = med["plain"] / med["srl"]
+    pairs = [p["seconds"] / s["seconds"] for p, s in zip(runs["plain"], runs["srl"])]  # one ratio per repeat
     print("\n1. overhead, dynamic sampling off (median of %d alternating runs)" % a.repeats)
     for k in ("plain", "srl"):
         name = "trl.GRPOTrainer" if k == "plain" else "SRLTrainer(dynamic_sampling=False)"
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     same = tokens["plain"] == tokens["srl"]
     print(f"   throughput ratio SRL/plain: {ratio:.3f} (target >= {TARGET}) "
           f"{'OK' if ratio >= TARGET else 'MISSED'}; identical token counts: {same}")
+    print(f"   per-repeat ratios: {', '.join(f'{r:.3f}' for r in pairs)} (spread {max(pairs) - min(pairs):.3f})")
 
     d = ds_on[0]["dynamic"]
     G = hp.num_generations
@@ -156,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   completions generated per kept group       {per_kept:.2f} (G = {G} when nothing is dropped)")
     print(f"   groups padded by re-use (cap hit)          {d['padded_groups']}")
     print(f"   wall time vs dynamic sampling off          {ds_sec / med['srl']:.2f}x")
-    figures = {"ratio": ratio, "target": TARGET, "plain_s": med["plain"], "srl_s": med["srl"],
+    figures = {"ratio": ratio, "ratios": pairs, "target": TARGET, "plain_s": med["plain"], "srl_s": med["srl"],
                "plain_tokens_per_s": tokens["plain"] / med["plain"], "srl_tokens_per_s": tokens["srl"] / med["srl"],
                "filter_rate": filter_rate, "extra_generation_cost": cost, "generations_per_kept_group": per_kept,
                "padded_groups": d["padded_groups"], "ds_time_factor": ds_sec / med["srl"]}

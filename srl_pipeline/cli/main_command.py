@@ -137,6 +137,7 @@ def _run_job(species: str, name: str) -> tuple[bool, str]:
     from ..definitions import defs
 
     instance = _instance()
+    print(f"-- {species} / {name}: started", flush=True)
     t0 = time.monotonic()
     result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, partition_key=species, raise_on_error=False, tags={"trigger": "srl-pipeline main"},

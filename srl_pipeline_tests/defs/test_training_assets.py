@@ -97,9 +97,15 @@ def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_spl
     dataset = json.loads((artifacts / "srl_dataset" / "zombie.json").read_text())
     n_test = sum(1 for t in dataset["plan_tasks"] if t["split"] == "test")
     assert evaluation["test_tasks"] == n_test > 0
-    assert set(evaluation["models"]) == {"base", "srl", "srl_rlvr"}
-    for r in evaluation["models"].values():
-        assert r["tasks"] == n_test and 0.0 <= r["success_greedy"] <= 1.0 and r["k"] == 2
+    assert set(evaluation["models"]) == {"base", "srl", "srl_rlvr", "random_legal", "solver"}
+    assert evaluation["handwritten_tasks"] == 10  # configs/eval/zombie_encounters.jsonl
+    for name, r in evaluation["models"].items():
+        assert r["tasks"] == n_test and 0.0 <= r["success_greedy"] <= 1.0 and r["k"] == (0 if name == "solver" else 2)
+        assert r["handwritten"]["tasks"] == 10 and r["handwritten_success_greedy"] == r["handwritten"]["success_greedy"]
+    assert evaluation["models"]["solver"]["success_greedy"] == 1.0  # every test scenario is solvable
+    # the solver never breaks a rule; the test profile's few turns cut the longer hand-written plans short
+    solver_plays = evaluation["models"]["solver"]["handwritten"]["per_task"]
+    assert {t["outcome"] for t in solver_plays} <= {"success", "unfinished"} and evaluation["models"]["solver"]["handwritten_success_greedy"] > 0
     assert evaluation["models"]["base"]["kl_to_base"] == 0.0
     mat = runner.instance.get_latest_materialization_event(dg.AssetKey("model_evaluation")).asset_materialization
     assert "comparison" in mat.metadata and "table" in mat.metadata and "weakness" in mat.metadata

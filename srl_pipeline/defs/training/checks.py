@@ -26,7 +26,10 @@ def _metrics(training: TrainingSettings, asset: str, species: str) -> dict:
 def _gain_severity(result: dg.AssetCheckResult, training: TrainingSettings) -> dg.AssetCheckResult:
     """Gain checks block unless the profile says to report them only (the tiny local models)."""
     if training.reward_check_severity == "warn":
-        return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata, severity=dg.AssetCheckSeverity.WARN)
+        text = result.metadata["result"].value if hasattr(result.metadata["result"], "value") else result.metadata["result"]
+        note = "" if result.passed else " (severity WARN in this profile: reported, it does not stop the later steps)"
+        return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={**result.metadata, "result": f"{text}{note}"})
     return result
 
 

@@ -46,6 +46,7 @@ from .checkpoints import CheckpointManager, CheckpointTriggerCallback, save_trai
 from .generation import add_step_stop, cut_after_step, generate_steps
 from .hyperparameters import Hyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
+from .reward_variants import REWARDS, reward_function
 from .rewards import srl_reward
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "training" / "srl.yaml"
@@ -109,6 +110,7 @@ class SRLHyperparameters(Hyperparameters):
     validation_batch_size: int = 8
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
     torch_threads: int | None = None      # None: torch's default (all cores)
+    reward: str = "paper"                 # paper (difflib over the whole step) | decision (training/reward_variants.py)
 
     def validate(self) -> None:
         if self.num_generations < 2:
@@ -119,6 +121,8 @@ class SRLHyperparameters(Hyperparameters):
             raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
         if self.prompt_format not in ("auto", "text", "chat"):
             raise ValueError("prompt_format must be auto, text or chat")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}")
 
 def load_srl_config(profile: str = "local", path: Path = CONFIG_PATH) -> dict[str, Any]:
     """The hyperparameters of a profile in ``configs/training/srl.yaml`` (top-level key per profile)."""
@@ -144,6 +148,20 @@ def srl(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]
     column of the dataset, passed by TRL as a keyword argument). Named ``srl`` so TRL logs
     ``rewards/srl/mean``."""
     return [srl_reward(_completion_text(c), t) for c, t in zip(completions, target)]
+
+
+def srl_reward_func(name: str) -> Callable[..., list[float]]:
+    """The GRPO reward function for the ``reward`` hyperparameter (``paper`` is :func:`srl`); named
+    ``srl`` either way so TRL logs ``rewards/srl/mean``."""
+    if name == "paper":
+        return srl
+    fn = reward_function(name)
+
+    def srl_variant(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]:
+        return [fn(_completion_text(c), t) for c, t in zip(completions, target)]
+
+    srl_variant.__name__ = "srl"
+    return srl_variant
 
 
 # ------------------------------------------------------------------------------------------------
@@ -558,14 +576,15 @@ def lora_config(hp: SRLHyperparameters):
 
 
 def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], max_new_tokens: int = 64,
-                    batch_size: int = 8, chat: bool = False) -> float | None:
-    """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward against
-    their expert steps."""
+                    batch_size: int = 8, chat: bool = False, reward: str = "paper") -> float | None:
+    """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward (the
+    ``reward`` variant) against their expert steps."""
     if not examples:
         return None
+    fn = reward_function(reward)
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], max_new_tokens=max_new_tokens,
                           batch_size=batch_size, chat=chat)
-    return sum(srl_reward(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
+    return sum(fn(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
 def _load_model(base_model: str):
@@ -632,11 +651,12 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
     def build(model, tokenizer, chat, common):
-        return SRLTrainer(reward_funcs=srl, train_dataset=to_train_dataset(train, chat),
+        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward), train_dataset=to_train_dataset(train, chat),
                           processing_class=tokenizer, **common)
 
     def score(peft_model, tokenizer, chat):
-        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
+        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat,
+                      reward=hp.reward)
         with peft_model.disable_adapter():
             base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
         return {"validation_reward_base": base,

@@ -7,6 +7,10 @@ while true; do
   sed -i 1d bench/experiments/queue.txt
   tag=$(echo "$line" | sed -E 's/.*--tag ([^ ]+).*/\1/'); sp=$(echo "$line" | sed -E 's/.*--species ([^ ]+).*/\1/')
   echo "$(date -u +%T) START $line" >> logs/queue.log
-  eval PYTHONPATH=/work/wt-exp OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/experiments/run_exp.py $line > logs/exp_${tag}_${sp}.log 2>&1
+  if [[ "$line" == BUILD* ]]; then
+    eval PYTHONPATH=/work/wt-exp OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/experiments/build_base.py ${line#BUILD} >> logs/build_base.log 2>&1
+  else
+    eval PYTHONPATH=/work/wt-exp OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/experiments/run_exp.py $line > logs/exp_${tag}_${sp}.log 2>&1
+  fi
   echo "$(date -u +%T) END rc=$? $tag $sp" >> logs/queue.log
 done

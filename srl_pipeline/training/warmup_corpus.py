@@ -153,7 +153,14 @@ def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
 
 
 def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:
+    """``k`` random passages, plus a voice passage when none was drawn: what the offline retriever
+    hands the prompts (``LexicalRetriever`` appends the species' voice when its top ``k`` lack one),
+    so the warm-up sees as many passages as the SRL and evaluation prompts carry."""
     chosen = rng.sample(sp.passages, min(k, len(sp.passages)))
+    if not any(p.kind == "voice" for p in chosen):
+        voices = [p for p in sp.passages if p.kind == "voice"]
+        if voices:
+            chosen.append(voices[0])
     return describe_lore(p.to_dict() for p in chosen)
 
 

@@ -186,9 +186,11 @@ class _Row:
 
 def _rows(texts: list[str], tokenizer) -> list[_Row]:
     """One row per text, ``text <eos>``; not packed: every sample sits at the positions it will
-    have at inference. An SRL sample is supervised from its ``Steps so far:`` section on (previous
-    steps, instruction, think, step); the prompt before it (``Species:`` line, goal, encounter
-    state, lore) is context. A lore text (the voices) is supervised entirely."""
+    have at inference. A turn sample (:func:`srl_pipeline.game.turn.turn_prompt`) is supervised
+    from its ``Steps so far:`` section on (previous steps, instruction, think, step) except the
+    observation (``State now:`` / ``Last step changed:``), which is shown but not a target; the lore
+    after the ``Species:`` line is the context ``_batches`` may cut out, the goal is kept. A lore
+    text (the voices) is supervised entirely."""
 
     def enc(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []

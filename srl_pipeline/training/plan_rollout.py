@@ -1,8 +1,9 @@
 """Full plans written by a model step by step and judged by the simulator (RLVR and evaluation).
 
-A model trained with SRL writes one step given the scenario, the lore and the steps so far. A full
-plan is that, repeated: the model writes step 1, the simulator applies it, the step joins "steps
-so far", the model writes step 2, ... until one of the outcomes below. The simulator is the only
+A model trained with SRL writes one step per turn from the turn contract (:mod:`srl_pipeline.game.turn`:
+goal, lore, steps so far, the CURRENT state and what the last step changed). A full plan is that,
+repeated: the model writes step 1, the simulator applies it, the step joins "steps so far" and the
+live state is the next prompt's observation, the model writes step 2, ... until one of the outcomes below. The simulator is the only
 judge, as in the paper's RLVR (a verifiable outcome), and each rollout keeps every turn (prompt,
 completion, token ids) so RLVR can train on them.
 

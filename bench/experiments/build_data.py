@@ -4,7 +4,7 @@ import sys
 
 import dagster as dg
 
-from srl_pipeline.cli import _instance
+from srl_pipeline.cli.main_command import _instance
 from srl_pipeline.defs.partitions import species_partitions
 from srl_pipeline.definitions import defs
 

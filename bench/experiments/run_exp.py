@@ -19,7 +19,8 @@ import torch
 torch.set_num_threads(1)
 
 from srl_pipeline.game.rules import ruleset_from_artifact  # noqa: E402
-from srl_pipeline.training.evaluation import EvalSettings, evaluate_model, load_model  # noqa: E402
+from srl_pipeline.evaluation.evaluate import EvalSettings, evaluate_model  # noqa: E402
+from srl_pipeline.training.base_models import load_model  # noqa: E402
 from srl_pipeline.training.job_spec import TrainingJobSpec  # noqa: E402
 from srl_pipeline.training.plan_rollout import PlanTask  # noqa: E402
 

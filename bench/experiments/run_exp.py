@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--base", default=str(ART / "base_models" / "bronze"))
     ap.add_argument("--eval-base", action="store_true")
     ap.add_argument("--step-examples", type=int, default=16)
+    ap.add_argument("--init-adapter", default=None, help="RLVR from this SRL adapter (with --srl-steps 0)")
     a = ap.parse_args()
 
     dataset = ART / "srl_dataset" / f"{a.species}.json"
@@ -67,7 +68,7 @@ def main() -> None:
         rec["base"]["eval_s"] = round(time.time() - t, 1)
         print("base", rec["base"], flush=True)
 
-    srl_dir = None
+    srl_dir = a.init_adapter
     if a.srl_steps > 0:
         from srl_pipeline.training.srl_trainer import run_srl
 

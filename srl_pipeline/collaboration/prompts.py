@@ -11,7 +11,9 @@ from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 
 PROMPT_VERSION = "1"
-STEP_FORMAT_EXAMPLE = '3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
+# The per-turn prompt of every model (warm-up, SRL, RLVR, evaluation) is the turn contract:
+# srl_pipeline.game.turn.turn_prompt.
+from ..game.turn import STEP_FORMAT_EXAMPLE  # noqa: E402,F401  (re-exported for the teacher's prompts)
 
 
 def describe_state(state: Mapping[str, Any]) -> str:
@@ -45,14 +47,3 @@ def describe_catalogue(ruleset: RuleSet) -> str:
 
 def describe_lore(passages: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(f"- [{p['kind']}] {p['title']}: {p['text']}" for p in passages)
-
-
-def srl_prompt(scenario_text: str, lore_text: str, previous_steps: Sequence[str], hint_title: str | None = None) -> str:
-    """The SRL step-wise prompt: scenario + lore + the expert's previous steps; the model writes
-    `<think>...</think>` then exactly the next step."""
-    prev = "\n".join(previous_steps) if previous_steps else "(none yet)"
-    hint = f"\nHint: the next step is titled \"{hint_title}\"." if hint_title else ""
-    n = len(previous_steps) + 1
-    return (f"{scenario_text}\nLore:\n{lore_text}\nSteps so far:\n{prev}\n"
-            f"Write your reasoning in <think>...</think>, then exactly one step numbered {n} in the format:\n"
-            f"{STEP_FORMAT_EXAMPLE}{hint}")

@@ -22,7 +22,7 @@ def encounter_tasks(scenarios: list[tuple[Any, list[str]]], ruleset: Any, lore: 
     does) and the step-wise examples of the scenarios that carry expert steps."""
     from ..collaboration.jobs import SpeciesContext, TrajectoryJob
     from ..collaboration.offline_roles import LexicalRetriever
-    from ..collaboration.prompts import describe_lore, describe_scenario, srl_prompt
+    from ..collaboration.prompts import describe_lore, describe_scenario
     from ..training.plan_rollout import PlanTask
 
     context = SpeciesContext(ruleset, lore, index)
@@ -32,8 +32,9 @@ def encounter_tasks(scenarios: list[tuple[Any, list[str]]], ruleset: Any, lore: 
         retrieval = retriever.retrieve(TrajectoryJob(sc, context))
         scenario_text = describe_scenario(sc, ruleset)
         lore_text = describe_lore(retrieval.passages)
-        tasks.append(PlanTask(sc, scenario_text, lore_text, tuple(steps)))
-        for k, target in enumerate(steps, start=1):
+        task = PlanTask(sc, scenario_text, lore_text, tuple(steps), ruleset)
+        tasks.append(task)
+        for k, target in enumerate(steps, start=1):  # the turn contract after the reference plan's first k-1 steps
             examples.append({"id": f"{sc.id}:{k}", "scenario_id": sc.id, "goal": sc.goal, "step": k,
-                             "prompt": srl_prompt(scenario_text, lore_text, steps[: k - 1]), "target": target})
+                             "prompt": task.prompt(steps[: k - 1]), "target": target})
     return tasks, examples

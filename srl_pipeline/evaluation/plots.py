@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.catalogue import label
 
-__all__ = ["comparison_plot", "training_curves"]
+__all__ = ["comparison_plot", "learning_curves", "training_curves"]
 
 # The title of a training job's reward curve, per stage (SFT has a loss, no reward).
 CURVE_TITLES = {"srl": "SRL reward", "rlvr": "plan reward", "sft": "loss"}
@@ -74,5 +74,35 @@ def training_curves(metrics: dict[str, Any], kl_target: float = 0.1) -> bytes | 
     axes[1].set_title("KL to the reference")
     for ax in axes:
         ax.set_xlabel("step")
+    fig.tight_layout()
+    return _png(fig, dpi=80)
+
+
+def learning_curves(jobs: dict[str, dict[str, Any]], title: str, kl_target: float = 0.1) -> bytes | None:
+    """Several training jobs of one species (label -> ``metrics.json``) against CPU seconds: the
+    training reward (SFT has a loss, not a reward: it appears in the KL panel only when it has a KL) and the KL to each job's reference. None when no job has a history."""
+    jobs = {name: m for name, m in jobs.items() if m.get("history")}
+    if not jobs:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2))
+    FigureCanvasAgg(fig)
+    reward_ax, kl_ax = fig.subplots(1, 2)
+    for name, metrics in jobs.items():
+        history = metrics["history"]
+        seconds = [h.get("elapsed_s") for h in history]
+        if metrics.get("stage") != "sft":
+            reward_ax.plot(seconds, [h.get("reward_mean") for h in history], label=name)
+        kls = [h.get("kl") for h in history]
+        if any(k is not None for k in kls):
+            kl_ax.plot(seconds, kls, label=name)
+    reward_ax.set_title(f"{title}: training reward")
+    kl_ax.set_title("KL to the reference (per token)")
+    kl_ax.axhline(kl_target, linestyle="--", color="grey")
+    for ax in (reward_ax, kl_ax):
+        ax.set_xlabel("training seconds (CPU)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig, dpi=80)

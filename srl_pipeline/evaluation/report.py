@@ -14,9 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.atomic import atomic_write_json
-from ..core.catalogue import label, table_columns
-from .plots import comparison_plot
+from ..core.atomic import atomic_write_bytes, atomic_write_json
+from ..core.catalogue import MODELS, label, table_columns
+from ..core.layout import ArtifactLayout
+from .plots import comparison_plot, learning_curves
 
 __all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "write_report"]
 
@@ -128,11 +129,23 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     plots = {"average": comparison_plot(_average(results), models, title="All species: held-out test split")}
     for species, by_model in results.items():
         plots[species] = comparison_plot(by_model, models, title=f"{species}: held-out test split")
-    lines += ["## Plots", ""]
+    lines += ["## Learning curves", "",
+              "Training reward (SRL: step similarity; RLVR: plan reward) and KL to the reference against the "
+              "training job's CPU seconds, per species.", ""]
+    layout = ArtifactLayout(artifacts_dir)
+    for species in results:
+        jobs = {}
+        for m in MODELS:
+            metrics_path = layout.adapter(m.adapter_asset, species) / "metrics.json" if m.adapter_asset else None
+            if metrics_path is not None and metrics_path.is_file():
+                jobs[m.label] = json.loads(metrics_path.read_text(encoding="utf-8"))
+        png = learning_curves(jobs, species)
+        if png is not None:
+            atomic_write_bytes(out / f"curves-{species}.png", png)
+            lines.append(f"![curves {species}](curves-{species}.png)")
+    lines += ["", "## Plots", ""]
     for name, png in plots.items():
-        tmp = out / f".{name}.png.tmp"
-        tmp.write_bytes(png)
-        tmp.replace(out / f"{name}.png")
+        atomic_write_bytes(out / f"{name}.png", png)
         lines.append(f"![{name}]({name}.png)")
     lines += ["", "## Weakness report (top failure modes)", ""]
     for species, by_model in results.items():
@@ -143,8 +156,6 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
                 lines.append(f"- {label(m)}: {modes}")
         lines.append("")
     path = out / "report.md"
-    tmp = out / ".report.md.tmp"
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, "\n".join(lines).encode("utf-8"))
     atomic_write_json(out / "report.json", {"models": every, "results": results})
     return {"results": results, "table": table, "path": path, "verdict": verdict(results)}

@@ -55,6 +55,8 @@ THINK_TOKENS = ("<think>", "</think>")
 METADATA_FILE = "base_model.json"
 MAX_POSITIONS = 4096
 SUPERVISE_FROM = "\nSteps so far:\n"
+CONTEXT_UNTIL = "\nGoal: "          # the lore block (after the species line) is the skippable context
+OBSERVATION = ("\nState now: ", "\nWrite your reasoning")   # shown, never supervised
 
 __all__ = [
     "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",
@@ -164,23 +166,29 @@ def count_parameters(model) -> int:
 class _Row:
     ids: list[int]
     start: int                             # first supervised index
-    context: tuple[int, int] | None = None  # [begin, end): an SRL prompt's scenario and lore after its first line
+    context: tuple[int, int] | None = None  # [begin, end): a turn prompt's lore after its first line
+    hole: tuple[int, int] | None = None     # [begin, end) after start: the observation (state), not supervised
 
-    def view(self, skip_context: bool, max_len: int) -> tuple[list[int], list[int], int]:
-        """(ids, position ids, first supervised index); the context cut out, positions kept, if asked."""
-        ids, positions, start = self.ids, list(range(len(self.ids))), self.start
+    def view(self, skip_context: bool, max_len: int) -> tuple[list[int], list[int], int, tuple[int, int] | None]:
+        """(ids, position ids, first supervised index, unsupervised hole); the context cut out,
+        positions kept, if asked."""
+        ids, positions, start, hole = self.ids, list(range(len(self.ids))), self.start, self.hole
         if skip_context and self.context is not None:
             b, e = self.context
             ids, positions, start = ids[:b] + ids[e:], positions[:b] + positions[e:], start - (e - b)
+            hole = (hole[0] - (e - b), hole[1] - (e - b)) if hole else None
         drop = max(0, len(ids) - max_len)
-        return ids[drop:], positions[drop:], max(0, start - drop)
+        hole = (max(0, hole[0] - drop), max(0, hole[1] - drop)) if hole else None
+        return ids[drop:], positions[drop:], max(0, start - drop), hole
 
 
 def _rows(texts: list[str], tokenizer) -> list[_Row]:
     """One row per text, ``text <eos>``; not packed: every sample sits at the positions it will
-    have at inference. An SRL sample is supervised from its ``Steps so far:`` section on (previous
-    steps, instruction, think, step); the prompt before it (``Species:`` line, goal, encounter
-    state, lore) is context. A lore text (the voices) is supervised entirely."""
+    have at inference. A turn sample (:func:`srl_pipeline.game.turn.turn_prompt`) is supervised
+    from its ``Steps so far:`` section on (previous steps, instruction, think, step) except the
+    observation (``State now:`` / ``Last step changed:``), which is shown but not a target; the lore
+    after the ``Species:`` line is the context ``_batches`` may cut out, the goal is kept. A lore
+    text (the voices) is supervised entirely."""
 
     def enc(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
@@ -193,10 +201,20 @@ def _rows(texts: list[str], tokenizer) -> list[_Row]:
             continue
         head, tail = t[:cut], t[cut:]
         first = head.find("\n") + 1  # keep the "Species: ..." line
-        kept, context = (enc(head[:first]), enc(head[first:])) if first > 0 else (enc(head), [])
-        ids = kept + context + enc(tail) + [tokenizer.eos_token_id]
+        until = head.find(CONTEXT_UNTIL)
+        until = until if until >= first > 0 else len(head)
+        kept, context, shown = ((enc(head[:first]), enc(head[first:until]), enc(head[until:])) if first > 0
+                                else (enc(head), [], []))
+        o1, o2 = tail.find(OBSERVATION[0]), tail.find(OBSERVATION[1])
+        if 0 <= o1 < o2:
+            pre, obs, post = enc(tail[:o1]), enc(tail[o1:o2]), enc(tail[o2:])
+        else:
+            pre, obs, post = enc(tail), [], []
+        begin = len(kept) + len(context) + len(shown)
+        ids = kept + context + shown + pre + obs + post + [tokenizer.eos_token_id]
         span = (len(kept), len(kept) + len(context)) if context else None
-        rows.append(_Row(ids, len(kept) + len(context), span))
+        hole = (begin + len(pre), begin + len(pre) + len(obs)) if obs else None
+        rows.append(_Row(ids, begin, span, hole))
     return rows
 
 
@@ -226,12 +244,12 @@ def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int):
     import torch
 
     views = [r.view(skip_context, max_len) for r in batch]
-    width = max(len(ids) for ids, _, _ in views)
+    width = max(len(ids) for ids, _, _, _ in views)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     position_ids = torch.zeros((len(batch), width), dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    for i, (ids, positions, start) in enumerate(views):
+    for i, (ids, positions, start, hole) in enumerate(views):
         n = len(ids)
         row = torch.tensor(ids, dtype=torch.long)
         input_ids[i, :n] = row
@@ -239,6 +257,8 @@ def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int):
         position_ids[i, n:] = positions[-1] + 1 + torch.arange(width - n)
         mask[i, :n] = 1
         labels[i, start:n] = row[start:]
+        if hole is not None:
+            labels[i, hole[0]:hole[1]] = -100
     return input_ids, position_ids, mask, labels
 
 

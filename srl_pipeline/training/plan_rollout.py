@@ -1,8 +1,9 @@
 """Full plans written by a model step by step and judged by the simulator (RLVR and evaluation).
 
-A model trained with SRL writes one step given the scenario, the lore and the steps so far. A full
-plan is that, repeated: the model writes step 1, the simulator applies it, the step joins "steps
-so far", the model writes step 2, ... until one of the outcomes below. The simulator is the only
+A model trained with SRL writes one step per turn from the turn contract (:mod:`srl_pipeline.game.turn`:
+goal, lore, steps so far, the CURRENT state and what the last step changed). A full plan is that,
+repeated: the model writes step 1, the simulator applies it, the step joins "steps so far" and the
+live state is the next prompt's observation, the model writes step 2, ... until one of the outcomes below. The simulator is the only
 judge, as in the paper's RLVR (a verifiable outcome), and each rollout keeps every turn (prompt,
 completion, token ids) so RLVR can train on them.
 
@@ -17,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from ..collaboration.prompts import srl_prompt
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 from ..game.simulator import Simulator, Violation
 from ..game.steps import parse_step
+from ..game.turn import describe_change, scenario_turn_prompt, turn_prompt
 from .rewards import extract_step, plan_reward
 
 OUTCOMES = ("success", "format_error", "violation", "goal_failed", "unfinished")
@@ -31,15 +32,28 @@ __all__ = ["OUTCOMES", "PlanRollout", "PlanTask", "Turn", "plan_reward", "rollou
 
 @dataclass(frozen=True)
 class PlanTask:
-    """One scenario to plan for, with the text the model sees (scenario and retrieved lore)."""
+    """One scenario to plan for, with the text the model sees (retrieved lore; ``scenario_text`` is
+    the scenario as the collaboration described it, kept for the records). Every turn's prompt is
+    the turn contract (:mod:`srl_pipeline.game.turn`): the current state after the steps so far."""
 
     scenario: Scenario
     scenario_text: str
     lore_text: str
     expert_steps: tuple[str, ...] = ()
+    ruleset: Any = field(default=None, compare=False, repr=False)
 
-    def prompt(self, previous_steps: Sequence[str]) -> str:
-        return srl_prompt(self.scenario_text, self.lore_text, list(previous_steps))
+    def prompt(self, previous_steps: Sequence[str], *, state: dict[str, Any] | None = None,
+               changed: str | None = None, ruleset: RuleSet | None = None) -> str:
+        """The turn prompt after ``previous_steps``: from the live ``state`` (and ``changed``) when
+        the caller has it, else the steps replayed through the simulator from the scenario's state."""
+        rs = ruleset or self.ruleset
+        if rs is None:
+            raise ValueError("PlanTask.prompt needs the rule set (PlanTask(..., ruleset=...) or ruleset=)")
+        sc = self.scenario
+        if state is None:
+            return scenario_turn_prompt(sc.species, sc.goal, rs, sc.state, self.lore_text, list(previous_steps))
+        return turn_prompt(sc.species, sc.goal, rs, state, self.lore_text, list(previous_steps),
+                           changed if changed is not None else "(no step yet)")
 
     def to_record(self) -> dict[str, Any]:
         return {"scenario": self.scenario.to_record(), "scenario_text": self.scenario_text,
@@ -48,7 +62,7 @@ class PlanTask:
     @classmethod
     def from_record(cls, rec: dict[str, Any], ruleset: RuleSet | None = None) -> "PlanTask":
         return cls(Scenario.from_record(rec["scenario"], ruleset), rec["scenario_text"], rec["lore_text"],
-                   tuple(rec.get("expert_steps", ())))
+                   tuple(rec.get("expert_steps", ())), ruleset)
 
 
 @dataclass
@@ -84,6 +98,7 @@ class _Live:
     rollout: PlanRollout
     task: PlanTask
     state: dict[str, Any]
+    changed: str = "(no step yet)"
 
 
 Generate = Callable[[list[str]], list[tuple[str, list[int]]]]
@@ -110,7 +125,7 @@ def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset
     for number in range(1, max_steps + 1):
         if not live:
             break
-        prompts = [lv.task.prompt(lv.rollout.plan) for lv in live]
+        prompts = [lv.task.prompt(lv.rollout.plan, state=lv.state, changed=lv.changed, ruleset=ruleset) for lv in live]
         outs = generate(prompts)
         still = []
         for lv, prompt, (text, ids) in zip(live, prompts, outs):
@@ -123,11 +138,13 @@ def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset
                 continue
             parsed = parse_step(step)
             violations: list[Violation] = []
+            before = dict(lv.state)
             if not sim.apply(lv.state, number, parsed.action, parsed.args_dict, parsed.line, violations):
                 ro.outcome, ro.violation = "violation", violations[0]
                 done.append(ro)
                 continue
             ro.legal_steps += 1
+            lv.changed = describe_change(before, lv.state)
             goal = sim.goal_check(ro.goal)
             if goal.fail is not None and goal.fail(lv.state, {}):
                 ro.outcome = "goal_failed"

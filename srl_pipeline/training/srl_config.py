@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from .hyperparameters import CONFIG_DIR, StageHyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
+from .rewards.srl_decision import REWARDS
 
 CONFIG_PATH = CONFIG_DIR / "srl.yaml"
 
@@ -47,6 +48,7 @@ class SRLHyperparameters(StageHyperparameters):
     max_extra_generation_rounds: int = 3
     use_vllm: bool = False
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
+    reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py)
 
     def validate(self) -> None:
         super().validate()
@@ -56,6 +58,8 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
         if self.scale_rewards != "group":
             raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}")
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``GRPOConfig`` for this job (saving is ours: ``save_strategy="no"``)."""

@@ -1,7 +1,8 @@
 """Step-wise SRL examples (arXiv 2510.25992): a verified trajectory of N steps gives N examples.
 
-Example k: prompt = the scenario, the retrieved lore and the expert's steps 1..k-1; target =
-the expert's step k. Optionally the prompt carries step k's title as a hint (the paper's
+Example k: prompt = the turn contract (:mod:`srl_pipeline.game.turn`) after the expert's steps
+1..k-1 replayed through the simulator (goal, retrieved lore, steps so far, the current state and
+what the last step changed); target = the expert's step k. Optionally the prompt carries step k's title as a hint (the paper's
 footnote). Splits follow the scenarios, so no test scenario reaches training data.
 """
 
@@ -11,10 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..collaboration.prompts import describe_lore, describe_scenario, srl_prompt
+from ..collaboration.prompts import describe_lore, describe_scenario
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 from ..game.steps import parse_step
+from ..game.turn import scenario_turn_prompt
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -36,12 +38,11 @@ def build_srl_examples(trajectories: Iterable[dict[str, Any]], scenarios: dict[s
         if not t["accepted"]:
             continue
         sc = scenarios[t["scenario_id"]]
-        scenario_text = describe_scenario(sc, ruleset)
         lore_text = describe_lore(lore_by_id[i] for i in t["retrieved"] if i in lore_by_id)
         steps = t["steps"]
         for k, target in enumerate(steps, start=1):
             hint = parse_step(target).title if spec.title_hint else None
-            prompt = srl_prompt(scenario_text, lore_text, steps[: k - 1], hint)
+            prompt = scenario_turn_prompt(sc.species, sc.goal, ruleset, sc.state, lore_text, steps[: k - 1], hint)
             examples.append({
                 "id": f"{sc.id}:{k}", "scenario_id": sc.id, "species": sc.species, "split": sc.split,
                 "goal": sc.goal, "step": k, "n_steps": len(steps), "prompt": prompt, "target": target,

@@ -18,7 +18,7 @@ from .grpo.trainer import GRPOStageTrainer, grpo_trainer_kwargs
 from .job_runner import Reporter, StageJob, run_stage_job
 from .hyperparameters import StageHyperparameters
 from .job_spec import TrainingJobSpec
-from .rewards import srl, srl_reward
+from .rewards import reward_function, srl_reward_func
 from .srl_config import SRLHyperparameters, resolve_hyperparameters
 
 __all__ = ["SRLTrainer", "load_srl_examples", "mean_srl_reward", "run_srl", "to_train_dataset",
@@ -52,16 +52,17 @@ def to_train_dataset(examples: list[dict[str, Any]], chat: bool):
 
 
 def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], max_new_tokens: int = 64,
-                    batch_size: int = 8, chat: bool = False) -> float | None:
-    """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward against
-    their expert steps."""
+                    batch_size: int = 8, chat: bool = False, reward: str = "paper") -> float | None:
+    """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward (the
+    ``reward`` variant) against their expert steps."""
     from .generation import generate_steps
 
     if not examples:
         return None
+    fn = reward_function(reward)
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], max_new_tokens=max_new_tokens,
                           batch_size=batch_size, chat=chat)
-    return sum(srl_reward(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
+    return sum(fn(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
 def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperparameters):
@@ -69,7 +70,8 @@ def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperpar
     steps on the validation examples, for the reference (adapter disabled) and the trained model."""
 
     def score(peft_model: Any, tokenizer: Any, chat: bool) -> dict[str, Any]:
-        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat)
+        gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat,
+                      reward=getattr(hp, "reward", "paper"))  # SFT is scored with the paper's reward
         with peft_model.disable_adapter():
             base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
         return {"validation_reward_base": base,
@@ -90,7 +92,7 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
     def build(model, tokenizer, chat, common):
-        return SRLTrainer(reward_funcs=srl, train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
+        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward), train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
                           **common, **grpo_trainer_kwargs(hp))
 
     score = validation_reward_scorer(validation, hp)

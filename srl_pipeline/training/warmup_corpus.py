@@ -8,17 +8,20 @@ deterministically for a seed, and holds two kinds of texts:
 
 1. **Lore passages** (about 10%): ``Lore:`` then a few passages of one species, written as the SRL
    prompt writes lore (``- [kind] title: text``). Teaches the voices and the world's words.
-2. **SRL-format samples** (about 90%): an SRL prompt exactly as
-   :func:`srl_pipeline.collaboration.prompts.srl_prompt` writes it (scenario header, lore, steps so
-   far, the format instruction), then a newline, ``<think>...</think>``, a newline and ONE step::
+2. **Turn samples** (about 90%): a turn prompt exactly as
+   :func:`srl_pipeline.game.turn.turn_prompt` writes it (species, lore, goal, steps so far, the
+   CURRENT state the walk reached and what its last step changed, the format instruction), then a
+   newline, ``<think>...</think>``, a newline and ONE step (so the base learns to read the state
+   it is shown: the answer is a move legal in that state)::
 
        Species: vampire
-       Goal: strike_bargain: ...
-       Encounter state: combat=False; ...; time=dusk; trust=2
        Lore:
        - [voice] ...                                  (as many random passages of the species as the retriever returns)
+       Goal: strike_bargain: ...
        Steps so far:
        1. **Speak of the night** converse(topic=the_night) | "..."   (0 to 5 random steps)
+       State now: combat=False; ...; time=dusk; trust=2
+       Last step changed: trust 1->2
        Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
        3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
        <think>I am a vampire. I will move.</think>
@@ -50,13 +53,13 @@ from pathlib import Path
 from typing import Any
 
 from ..collaboration.guardrails import check_line, looks_like_injection
-from ..collaboration.prompts import STEP_FORMAT_EXAMPLE, describe_lore, describe_scenario, srl_prompt
+from ..collaboration.prompts import describe_lore
 from ..game.lore import Passage
 from ..game.rules import RuleSet
-from ..game.scenarios import Scenario
 from ..game.simulator import Simulator
 from ..game.sources import FileLoreSource, GameFiles
 from ..game.steps import Step, format_step
+from ..game.turn import fixed_phrases, replay, turn_prompt
 
 LORE_FRACTION = 0.1
 LORE_PASSAGES = 3   # default; the base_models asset passes the profile's collaboration.lore_passages
@@ -150,7 +153,14 @@ def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
 
 
 def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:
+    """``k`` random passages, plus a voice passage when none was drawn: what the offline retriever
+    hands the prompts (``LexicalRetriever`` appends the species' voice when its top ``k`` lack one),
+    so the warm-up sees as many passages as the SRL and evaluation prompts carry."""
     chosen = rng.sample(sp.passages, min(k, len(sp.passages)))
+    if not any(p.kind == "voice" for p in chosen):
+        voices = [p for p in sp.passages if p.kind == "voice"]
+        if voices:
+            chosen.append(voices[0])
     return describe_lore(p.to_dict() for p in chosen)
 
 
@@ -183,13 +193,15 @@ def srl_sample(sp: _SpeciesText, rng: random.Random, lore_passages: int = LORE_P
     goal = rng.choice(sorted(sp.ruleset.goals))
     sim = Simulator(sp.ruleset)
     state = _random_state(sp, rng)
-    scenario = Scenario("warmup", sp.species, "train", goal, dict(state), sp.ruleset.version, [], 0)
+    start = dict(state)
     k = rng.randint(0, MAX_PREVIOUS_STEPS)
     steps: list[str] = []
     for number in range(1, k + 2):
         steps.append(_legal_step(sp, sim, state, goal, number, rng) or random_step(sp, number, rng))
     previous, step = steps[:-1], steps[-1]
-    prompt = srl_prompt(describe_scenario(scenario, sp.ruleset), _lore(sp, rng, lore_passages), previous)
+    # the turn contract: the state the walk reached after the previous steps (the simulator's replay)
+    now, changed = replay(sp.ruleset, start, previous)
+    prompt = turn_prompt(sp.species, goal, sp.ruleset, now, _lore(sp, rng, lore_passages), previous, changed)
     return f"{prompt}\n<think>{_thought(sp, step, rng)}</think>\n{step}"
 
 
@@ -217,7 +229,5 @@ def game_texts(game_root: Path) -> list[str]:
         for path in (files.lore_path(species), files.rules_path(species)):
             if path.is_file():
                 texts.append(path.read_text(encoding="utf-8"))
-    texts.append("Species: \nGoal: \nEncounter state: \nLore:\nSteps so far:\n(none yet)\n"
-                 "Write your reasoning in <think>...</think>, then exactly one step numbered 1 in the format:\n"
-                 f"{STEP_FORMAT_EXAMPLE}\nHint: the next step is titled \"\".")
+    texts.append(fixed_phrases())
     return texts

@@ -30,7 +30,7 @@ def vampire_ruleset() -> RuleSet:
 def make_task(ruleset: RuleSet, i: int, goal: str, state: dict, steps: tuple[str, ...] = ()) -> PlanTask:
     sc = validate_scenario_record({"id": f"t{i}", "goal": goal, "state": state}, ruleset, "test", i)
     # short texts keep the tiny model's prompts short (fast)
-    return PlanTask(sc, f"Species: vampire\nGoal: {goal}", "- [voice] Courtly: full sentences.", steps)
+    return PlanTask(sc, f"Species: vampire\nGoal: {goal}", "- [voice] Courtly: full sentences.", steps, ruleset)
 
 
 def build_lora_adapter(model_dir: Path, out: Path, seed: int = 1) -> Path:

@@ -28,3 +28,13 @@ def test_training_curves_are_a_png():
 def test_training_curves_without_history_is_none():
     assert training_curves({"stage": "rlvr", "history": []}) is None
     assert training_curves({}) is None
+
+
+def test_learning_curves_plot_the_jobs_that_have_a_history():
+    from srl_pipeline.evaluation.plots import learning_curves
+
+    history = [{"step": i, "elapsed_s": 2.0 * i, "reward_mean": 0.1 * i, "kl": 0.01 * i} for i in range(1, 5)]
+    png = learning_curves({"SRL": {"stage": "srl", "history": history}, "SFT": {"stage": "sft", "history": history},
+                           "RLVR": {"stage": "rlvr", "history": []}}, "vampire")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert learning_curves({"RLVR": {"stage": "rlvr", "history": []}}, "vampire") is None

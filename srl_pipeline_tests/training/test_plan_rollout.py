@@ -65,7 +65,12 @@ def test_expert_plans_succeed_and_each_turn_sees_the_plan_so_far(vampire):
     (ro,) = rollout_plans(None, None, [task], ruleset, generate=generate, max_steps=8)
     assert ro.outcome == "success" and ro.success and ro.reward == 1.0
     assert ro.plan == steps and ro.legal_steps == len(steps) and len(seen) == len(steps)
-    assert seen[1][0] == task.prompt(steps[:1]) and "Steps so far:\n" + steps[0] in seen[1][0]
+    # the live rollout's prompt is the turn contract replayed from the scenario (one function)
+    assert seen[1][0] == task.prompt(steps[:1], ruleset=ruleset) and "Steps so far:\n" + steps[0] in seen[1][0]
+    from srl_pipeline.game.turn import describe_state, replay
+    state, changed = replay(ruleset, sc.state, steps[:1])
+    assert f"State now: {describe_state(state)}\nLast step changed: {changed}\n" in seen[1][0]
+    assert changed != "nothing" and "Last step changed: (no step yet)" in seen[0][0]
 
 
 def test_outcomes_format_error_violation_and_unfinished(vampire):

@@ -72,7 +72,7 @@ def test_completions_end_with_the_expert_step_and_score_full_srl_reward(tmp_path
 def test_profiles_and_unknown_hyperparameters():
     assert load_sft_config("aws")["learning_rate"] == 1.0e-5 and load_sft_config("aws")["bf16"] is True
     local = resolve_sft_hyperparameters({"profile": "local"})
-    assert local.learning_rate == 1.0e-3 and local.lora_r == 8 and "down_proj" in local.lora_target_modules
+    assert local.learning_rate == 1.0e-3 and local.lora_r == 16 and "down_proj" in local.lora_target_modules
     hp = resolve_sft_hyperparameters({"profile": "aws", "lora_r": 4})
     assert hp.lora_r == 4 and hp.gradient_checkpointing and hp.learning_rate == 1.0e-5
     with pytest.raises(ValueError, match="unknown SFT hyperparameter"):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import Callable
+
+from .srl_decision import reward_function
 from .srl_step import srl_reward
 
-__all__ = ["completion_text", "simulator", "srl"]
+__all__ = ["completion_text", "simulator", "srl", "srl_reward_func"]
 
 
 def completion_text(completion: Any) -> str:
@@ -25,6 +28,20 @@ def srl(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]
     """SRL reward of each completion against its expert step (the dataset's ``target`` column,
     passed by TRL as a keyword argument)."""
     return [srl_reward(completion_text(c), t) for c, t in zip(completions, target)]
+
+
+def srl_reward_func(name: str = "paper") -> Callable[..., list[float]]:
+    """SRL's ``reward_funcs`` entry for the ``reward`` hyperparameter (``paper`` is :func:`srl`),
+    named ``srl`` either way so TRL logs ``rewards/srl/mean``."""
+    if name == "paper":
+        return srl
+    score = reward_function(name)
+
+    def srl_variant(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]:
+        return [score(completion_text(c), t) for c, t in zip(completions, target)]
+
+    srl_variant.__name__ = "srl"
+    return srl_variant
 
 
 def simulator(completions: list[Any], **kwargs: Any) -> list[float]:

@@ -1,0 +1,118 @@
+"""The NPC's turn contract (DESIGN.md §2): the one prompt a model sees at every turn.
+
+At every turn the game tells the NPC its goal, the steps so far, the CURRENT encounter state as
+the simulator reports it after those steps, and what the last step changed; the NPC answers with
+``<think>...</think>`` and exactly one step. Every prompt user builds it here: the warm-up corpus,
+the SRL examples (the expert's steps replayed through the simulator), RLVR rollouts, evaluation
+and ``srl-pipeline eval``. A studio's engine feeds the same observation at inference time.
+
+Layout (short on purpose: prompt tokens dominate the CPU cost of the tiny models)::
+
+    Species: vampire
+    Lore:
+    - [voice] ...
+    Goal: strike_bargain: the mortal agrees to a bargain
+    Steps so far:
+    1. **Speak of the night** converse(topic=the_night) | "..."
+    State now: combat=False; ...; trust=3
+    Last step changed: trust 2->3
+    Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
+    3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
+
+The lore sits right after the species line (the context the built-in warm-up may leave out, see
+``training.base_models._rows``); the goal, the history and the current observation sit next to the
+answer, where a tiny model attends best. No starting state: the current state replaces it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .rules import RuleSet
+from .simulator import Simulator, Violation
+from .steps import StepFormatError, parse_step
+
+TURN_CONTRACT_VERSION = "2"
+STEP_FORMAT_EXAMPLE = '3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
+NO_STEP_YET = "(no step yet)"
+
+_SIMULATORS: dict[int, tuple[RuleSet, Simulator]] = {}
+
+
+def simulator_for(ruleset: RuleSet) -> Simulator:
+    """One compiled simulator per rule set object (the rule set is kept alive beside it)."""
+    hit = _SIMULATORS.get(id(ruleset))
+    if hit is None or hit[0] is not ruleset:
+        hit = (ruleset, Simulator(ruleset))
+        _SIMULATORS[id(ruleset)] = hit
+    return hit[1]
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, (set, frozenset, list, tuple)):
+        return ", ".join(sorted(v)) or "nothing"
+    return str(v)
+
+
+def describe_state(state: Mapping[str, Any]) -> str:
+    return "; ".join(f"{k}={_value(state[k])}" for k in sorted(state))
+
+
+def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """``var old->new`` for every variable the step changed, or ``nothing``."""
+    parts = [f"{k} {_value(before.get(k))}->{_value(after[k])}" for k in sorted(after) if before.get(k) != after[k]]
+    return "; ".join(parts) or "nothing"
+
+
+def goal_text(goal: str, ruleset: RuleSet) -> str:
+    g = ruleset.goals.get(goal)
+    return f"{goal}: {g.description}" if g is not None and g.description else goal
+
+
+def replay(ruleset: RuleSet, start: Mapping[str, Any], steps: Sequence[str]) -> tuple[dict[str, Any], str]:
+    """(current state, what the last step changed) after applying ``steps`` (step lines) from
+    ``start`` with the simulator. An illegal or unparsable step is not applied (as in the game):
+    its change reads ``nothing (illegal: <rule>)``."""
+    sim = simulator_for(ruleset)
+    state = sim.initial_state(start)
+    changed = NO_STEP_YET
+    for number, text in enumerate(steps, start=1):
+        before = dict(state)
+        try:
+            step = parse_step(text.strip())
+        except StepFormatError:
+            changed = "nothing (unreadable step)"
+            continue
+        out: list[Violation] = []
+        if sim.apply(state, number, step.action, step.args_dict, step.line, out):
+            changed = describe_change(before, state)
+        else:
+            changed = f"nothing (illegal: {out[0].rule})" if out else "nothing"
+    return state, changed
+
+
+def turn_prompt(species: str, goal: str, ruleset: RuleSet, state: Mapping[str, Any], lore_text: str,
+                previous_steps: Sequence[str], changed: str = NO_STEP_YET, hint_title: str | None = None) -> str:
+    """The turn prompt from an observation the caller already has (the live state of a rollout)."""
+    prev = "\n".join(previous_steps) if previous_steps else "(none yet)"
+    hint = f"\nHint: the next step is titled \"{hint_title}\"." if hint_title else ""
+    n = len(previous_steps) + 1
+    return (f"Species: {species}\nLore:\n{lore_text}\nGoal: {goal_text(goal, ruleset)}\nSteps so far:\n{prev}\n"
+            f"State now: {describe_state(state)}\nLast step changed: {changed}\n"
+            f"Write your reasoning in <think>...</think>, then exactly one step numbered {n} in the format:\n"
+            f"{STEP_FORMAT_EXAMPLE}{hint}")
+
+
+def scenario_turn_prompt(species: str, goal: str, ruleset: RuleSet, start: Mapping[str, Any], lore_text: str,
+                         previous_steps: Sequence[str], hint_title: str | None = None) -> str:
+    """The turn prompt after ``previous_steps`` from the scenario's starting state (replayed)."""
+    state, changed = replay(ruleset, start, previous_steps)
+    return turn_prompt(species, goal, ruleset, state, lore_text, previous_steps, changed, hint_title)
+
+
+def fixed_phrases() -> str:
+    """The contract's fixed words (for the built-in tokenizer's training text)."""
+    return ("Species: \nLore:\nGoal: \nSteps so far:\n(none yet)\nState now: \nLast step changed: "
+            f"{NO_STEP_YET}\nnothing (illegal: )\n"
+            "Write your reasoning in <think>...</think>, then exactly one step numbered 1 in the format:\n"
+            f"{STEP_FORMAT_EXAMPLE}\nHint: the next step is titled \"\".")

@@ -1,0 +1,67 @@
+"""SRL reward variants (one family: a model step against the expert's), selectable with the
+``reward`` hyperparameter of SRL (configs/training/srl.yaml).
+
+- ``paper``: the paper's reward (arXiv 2510.25992), :func:`.srl_step.srl_reward`: difflib 2M/T over
+  the whole step line, -1 on a broken format. The in-character line is most of a step's characters,
+  so a step with the expert's words but the wrong action can outscore the right action said
+  differently.
+- ``decision``: the same format gate (-1), then the step scored by parts, the decision weighted
+  most: action name (0.4), arguments (0.3, the share of the expert's ``name=value`` pairs matched,
+  only when the action matches), the line's similarity (0.2, difflib on the quoted line only) and
+  the title's (0.1). The expert's step itself scores 1.0, as with ``paper``; the think text never
+  enters it.
+"""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Callable
+
+from ...game.steps import StepFormatError, parse_step
+from .srl_step import FORMAT_PENALTY, extract_step, srl_reward
+
+W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
+REWARDS = ("paper", "decision")
+
+__all__ = ["REWARDS", "decision_reward", "reward_function"]
+
+
+def _sim(a: str, b: str) -> float:
+    first, second = sorted((a.strip(), b.strip()))
+    if not first and not second:
+        return 1.0
+    return SequenceMatcher(None, first, second, autojunk=False).ratio()
+
+
+def decision_reward(completion: str, expert_step: str) -> float:
+    """-1 for a broken format, else the decision-weighted score in [0, 1] (see the module docstring)."""
+    step = extract_step(completion)
+    if step is None:
+        return FORMAT_PENALTY
+    got = parse_step(step)
+    try:
+        want = parse_step(expert_step.strip())
+    except StepFormatError:  # an unparsable expert step: fall back to the paper's whole-step score
+        return srl_reward(completion, expert_step)
+    score = 0.0
+    if got.action == want.action:
+        score += W_ACTION
+        expected = want.args_dict
+        have = got.args_dict
+        if expected:
+            matched = sum(1 for k, v in expected.items() if have.get(k) == v)
+            extra = sum(1 for k in have if k not in expected)
+            score += W_ARGS * matched / (len(expected) + extra)
+        elif not have:
+            score += W_ARGS
+    score += W_LINE * _sim(got.line, want.line) + W_TITLE * _sim(got.title, want.title)
+    return score
+
+
+def reward_function(name: str) -> Callable[[str, str], float]:
+    """The per-completion reward ``(completion, expert_step) -> float`` named ``name``."""
+    if name == "paper":
+        return srl_reward
+    if name == "decision":
+        return decision_reward
+    raise ValueError(f"unknown SRL reward {name!r}: one of {', '.join(REWARDS)}")

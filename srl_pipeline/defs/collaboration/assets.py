@@ -76,7 +76,7 @@ def expert_trajectories(context: dg.AssetExecutionContext, monster_lore: dict, l
     )
 
 
-@dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="2", io_manager_key="artifacts")
+@dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="3", io_manager_key="artifacts")
 def srl_dataset(context: dg.AssetExecutionContext, expert_trajectories: dict, scenarios: dict, game_rules: dict,
                 monster_lore: dict, dataset_settings: DatasetSettings) -> dg.Output[dict]:
     """Step-wise SRL examples: per accepted trajectory of N steps, N (prompt, target step) pairs;

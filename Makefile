@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: main test ui bench install validate-data clean
+.PHONY: main test ui bench install validate validate-data clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
+
+validate: $(STAMP)
+	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster definitions validate -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulator_throughput.py

@@ -16,12 +16,19 @@ Layout (short on purpose: prompt tokens dominate the CPU cost of the tiny models
     1. **Speak of the night** converse(topic=the_night) | "..."
     State now: combat=False; ...; trust=3
     Last step changed: trust 2->3
+    Moves now: converse(topic=old_wars|the_night); intimidate(target=player); move(to=castle|forest)
     Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
     3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
 
 The lore sits right after the species line (the context the built-in warm-up may leave out, see
 ``training.base_models._rows``); the goal, the history and the current observation sit next to the
 answer, where a tiny model attends best. No starting state: the current state replaces it.
+
+``Moves now:`` is the game engine's action menu: the calls the simulator accepts in the current
+state (actions in catalogue order, each argument's allowed values joined by ``|``; an action whose
+legal argument combinations are not a full product lists each combination). It is part of the
+observation (shown, never a training target); it tells the NPC what it *can* do, not what reaches
+the goal: plans, goals and rules are unchanged. ``(none)`` when nothing is legal.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from .rules import RuleSet
 from .simulator import Simulator, Violation
 from .steps import StepFormatError, parse_step
 
-TURN_CONTRACT_VERSION = "2"
+TURN_CONTRACT_VERSION = "3"
 STEP_FORMAT_EXAMPLE = '3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
 NO_STEP_YET = "(no step yet)"
 
@@ -62,6 +69,37 @@ def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """``var old->new`` for every variable the step changed, or ``nothing``."""
     parts = [f"{k} {_value(before.get(k))}->{_value(after[k])}" for k in sorted(after) if before.get(k) != after[k]]
     return "; ".join(parts) or "nothing"
+
+
+def legal_calls(ruleset: RuleSet, state: Mapping[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """Every catalogue call the simulator accepts in ``state`` (line length aside: the line is the
+    NPC's to write), in catalogue order."""
+    sim = simulator_for(ruleset)
+    legal = []
+    for call in sim.all_calls():
+        probe: dict[str, Any] = dict(state)
+        if sim.apply(probe, 1, call.action, call.args, None, []):
+            legal.append((call.action, dict(call.args)))
+    return legal
+
+
+def describe_moves(ruleset: RuleSet, state: Mapping[str, Any]) -> str:
+    """The ``Moves now:`` menu: legal calls grouped per action, values per argument joined by ``|``."""
+    by_action: dict[str, list[dict[str, str]]] = {}
+    for action, args in legal_calls(ruleset, state):
+        by_action.setdefault(action, []).append(args)
+    parts = []
+    for action, combos in by_action.items():
+        names = list(combos[0])
+        values = {n: sorted({c[n] for c in combos}) for n in names}
+        size = 1
+        for n in names:
+            size *= len(values[n])
+        if size == len(combos):
+            parts.append(f"{action}({', '.join(f'{n}={chr(124).join(values[n])}' for n in names)})")
+        else:
+            parts.extend(f"{action}({', '.join(f'{n}={c[n]}' for n in names)})" for c in combos)
+    return "; ".join(parts) or "(none)"
 
 
 def goal_text(goal: str, ruleset: RuleSet) -> str:
@@ -99,6 +137,7 @@ def turn_prompt(species: str, goal: str, ruleset: RuleSet, state: Mapping[str, A
     n = len(previous_steps) + 1
     return (f"Species: {species}\nLore:\n{lore_text}\nGoal: {goal_text(goal, ruleset)}\nSteps so far:\n{prev}\n"
             f"State now: {describe_state(state)}\nLast step changed: {changed}\n"
+            f"Moves now: {describe_moves(ruleset, state)}\n"
             f"Write your reasoning in <think>...</think>, then exactly one step numbered {n} in the format:\n"
             f"{STEP_FORMAT_EXAMPLE}{hint}")
 

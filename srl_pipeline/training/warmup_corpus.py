@@ -12,7 +12,7 @@ deterministically for a seed, and holds two kinds of texts:
    :func:`srl_pipeline.game.turn.turn_prompt` writes it (species, lore, goal, steps so far, the
    CURRENT state the walk reached and what its last step changed, the format instruction), then a
    newline, ``<think>...</think>``, a newline and ONE step (so the base learns to read the state
-   it is shown: the answer is a move legal in that state)::
+   it is shown and the "Moves now:" menu of legal calls: the answer is one of them)::
 
        Species: vampire
        Lore:
@@ -64,6 +64,7 @@ from ..game.turn import fixed_phrases, replay, turn_prompt
 LORE_FRACTION = 0.1
 LORE_PASSAGES = 3   # default; the base_models asset passes the profile's collaboration.lore_passages
 MAX_PREVIOUS_STEPS = 5
+ANSWER_ATTEMPTS = 20  # redraws of a sample whose walk is stuck at the answer (no legal, non-goal step)
 
 # The reasoning of a sample: one short sentence naming the species and the action (free text
 # here taught tiny models to ramble and never close the think).
@@ -189,15 +190,23 @@ def srl_sample(sp: _SpeciesText, rng: random.Random, lore_passages: int = LORE_P
     The steps are a random *legal* walk from the random state (each step legal where it is taken,
     none reaching the goal), so the base model learns the format, the voices and which moves the
     rules allow, but never a plan that reaches a goal. Where the walk gets stuck, the remaining
-    steps are random catalogue calls (usually illegal)."""
-    goal = rng.choice(sorted(sp.ruleset.goals))
+    steps are random catalogue calls (usually illegal); a sample whose ANSWER would be such a call
+    is drawn again (up to ``ANSWER_ATTEMPTS`` times), so the answer is one of the moves the prompt's
+    ``Moves now:`` line lists and never reaches the goal."""
     sim = Simulator(sp.ruleset)
-    state = _random_state(sp, rng)
-    start = dict(state)
-    k = rng.randint(0, MAX_PREVIOUS_STEPS)
-    steps: list[str] = []
-    for number in range(1, k + 2):
-        steps.append(_legal_step(sp, sim, state, goal, number, rng) or random_step(sp, number, rng))
+    for _attempt in range(ANSWER_ATTEMPTS):
+        goal = rng.choice(sorted(sp.ruleset.goals))
+        state = _random_state(sp, rng)
+        start = dict(state)
+        k = rng.randint(0, MAX_PREVIOUS_STEPS)
+        steps: list[str] = []
+        answer_legal = False
+        for number in range(1, k + 2):
+            legal = _legal_step(sp, sim, state, goal, number, rng)
+            steps.append(legal or random_step(sp, number, rng))
+            answer_legal = legal is not None
+        if answer_legal:  # the answer is one of the prompt's "Moves now:" (a stuck walk is drawn again)
+            break
     previous, step = steps[:-1], steps[-1]
     # the turn contract: the state the walk reached after the previous steps (the simulator's replay)
     now, changed = replay(sp.ruleset, start, previous)

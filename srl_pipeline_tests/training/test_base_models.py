@@ -156,3 +156,14 @@ def test_warmup_steps_are_legal_where_taken_and_never_reach_the_goal():
             assert sim.apply(replay, 1, parsed.action, parsed.args_dict, parsed.line, [])   # legal here
             assert replay == state                                                          # and applied
             assert not sim.goal_check(goal).success(state, {})                              # no goal reached
+
+
+def test_warmup_answers_are_on_the_prompts_move_menu():
+    """The answer of a turn sample is one of the calls its ``Moves now:`` line lists (the menu is the
+    observation; a stuck walk is drawn again rather than answered with an illegal call)."""
+    texts = [t for t in warmup_corpus(GAME, seed=7, n=80) if "\nMoves now: " in t]
+    assert len(texts) > 40
+    for t in texts:
+        menu = t.split("\nMoves now: ", 1)[1].split("\n", 1)[0]
+        answer = parse_step(t.rsplit("\n", 1)[1])
+        assert f"{answer.action}(" in menu, (menu, answer.action)

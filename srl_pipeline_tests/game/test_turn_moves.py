@@ -1,0 +1,47 @@
+"""The turn contract's ``Moves now:`` line: exactly the calls the simulator accepts in the current state."""
+
+from __future__ import annotations
+
+import random
+
+from srl_pipeline.game.simulator import Simulator
+from srl_pipeline.game.turn import describe_moves, legal_calls, turn_prompt
+
+
+def _random_states(ruleset, n, seed=0):
+    rng = random.Random(seed)
+    sim = Simulator(ruleset)
+    for _ in range(n):
+        state = sim.initial_state()
+        for name, spec in ruleset.state.items():
+            domain = sorted(spec.domain(), key=repr)
+            state[name] = frozenset(rng.sample(domain, min(1, len(domain)))) if spec.type == "set" else rng.choice(domain)
+        yield state
+
+
+def test_menu_lists_exactly_the_legal_calls(ruleset):
+    sim = Simulator(ruleset)
+    for state in _random_states(ruleset, 30):
+        legal = legal_calls(ruleset, state)
+        for call in sim.all_calls():
+            accepted = sim.apply(dict(state), 1, call.action, call.args, None, [])
+            assert accepted == ((call.action, dict(call.args)) in legal)
+        menu = describe_moves(ruleset, state)
+        if not legal:
+            assert menu == "(none)"
+        for action, args in legal:
+            assert f"{action}(" in menu
+            for value in args.values():
+                assert value in menu
+        legal_actions = {a for a, _ in legal}
+        for action in ruleset.actions:
+            if action not in legal_actions:
+                assert f"; {action}(" not in f"; {menu}"
+
+
+def test_menu_is_part_of_the_observation(ruleset):
+    state = Simulator(ruleset).initial_state()
+    goal = sorted(ruleset.goals)[0]
+    prompt = turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])
+    obs = prompt[prompt.index("\nState now: "):prompt.index("\nWrite your reasoning")]
+    assert f"\nMoves now: {describe_moves(ruleset, state)}" in obs

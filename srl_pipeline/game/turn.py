@@ -42,6 +42,7 @@ from .steps import StepFormatError, parse_step
 TURN_CONTRACT_VERSION = "3"
 STEP_FORMAT_EXAMPLE = '3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
 NO_STEP_YET = "(no step yet)"
+STEP_FORMAT = '{n}. **Title** action(arg=value) | "line"'
 
 _SIMULATORS: dict[int, tuple[RuleSet, Simulator]] = {}
 
@@ -137,9 +138,9 @@ def turn_prompt(species: str, goal: str, ruleset: RuleSet, state: Mapping[str, A
     n = len(previous_steps) + 1
     return (f"Species: {species}\nLore:\n{lore_text}\nGoal: {goal_text(goal, ruleset)}\nSteps so far:\n{prev}\n"
             f"State now: {describe_state(state)}\nLast step changed: {changed}\n"
-            f"Moves now: {describe_moves(ruleset, state)}\n"
-            f"Write your reasoning in <think>...</think>, then exactly one step numbered {n} in the format:\n"
-            f"{STEP_FORMAT_EXAMPLE}{hint}")
+            f"Write your reasoning in <think>...</think>, then exactly one step {STEP_FORMAT.format(n=n)}, "
+            f"one of the moves now.{hint}\n"
+            f"Moves now: {describe_moves(ruleset, state)}")
 
 
 def scenario_turn_prompt(species: str, goal: str, ruleset: RuleSet, start: Mapping[str, Any], lore_text: str,
@@ -153,5 +154,5 @@ def fixed_phrases() -> str:
     """The contract's fixed words (for the built-in tokenizer's training text)."""
     return ("Species: \nLore:\nGoal: \nSteps so far:\n(none yet)\nState now: \nLast step changed: "
             f"{NO_STEP_YET}\nnothing (illegal: )\n"
-            "Write your reasoning in <think>...</think>, then exactly one step numbered 1 in the format:\n"
-            f"{STEP_FORMAT_EXAMPLE}\nHint: the next step is titled \"\".")
+            f"Write your reasoning in <think>...</think>, then exactly one step {STEP_FORMAT.format(n=1)}, "
+            "one of the moves now.\nHint: the next step is titled \"\".\nMoves now: ")

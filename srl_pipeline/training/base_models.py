@@ -56,7 +56,7 @@ METADATA_FILE = "base_model.json"
 MAX_POSITIONS = 4096
 SUPERVISE_FROM = "\nSteps so far:\n"
 CONTEXT_UNTIL = "\nGoal: "          # the lore block (after the species line) is the skippable context
-OBSERVATION = ("\nState now: ", "\nWrite your reasoning")   # shown, never supervised
+OBSERVATION = ("\nState now: ", "\n<think>")   # the observation and the menu: shown, never supervised
 
 __all__ = [
     "BUILTIN", "BUILTIN_TIERS", "BaseModelInfo", "TierSpec", "WarmupSettings", "build_builtin_base_models",

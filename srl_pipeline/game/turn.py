@@ -16,9 +16,8 @@ Layout (short on purpose: prompt tokens dominate the CPU cost of the tiny models
     1. **Speak of the night** converse(topic=the_night) | "..."
     State now: combat=False; ...; trust=3
     Last step changed: trust 2->3
+    Write your reasoning in <think>...</think>, then exactly one step 2. **Title** action(arg=value) | "line", one of the moves now.
     Moves now: converse(topic=old_wars|the_night); intimidate(target=player); move(to=castle|forest)
-    Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
-    3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
 
 The lore sits right after the species line (the context the built-in warm-up may leave out, see
 ``training.base_models._rows``); the goal, the history and the current observation sit next to the

@@ -22,8 +22,8 @@ deterministically for a seed, and holds two kinds of texts:
        1. **Speak of the night** converse(topic=the_night) | "..."   (0 to 5 random steps)
        State now: combat=False; ...; time=dusk; trust=2
        Last step changed: trust 1->2
-       Write your reasoning in <think>...</think>, then exactly one step numbered 2 in the format:
-       3. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."
+       Write your reasoning in <think>...</think>, then exactly one step 2. **Title** action(arg=value) | "line", one of the moves now.
+       Moves now: converse(topic=old_wars|the_night); intimidate(target=player); move(to=castle|forest)
        <think>I am a vampire. I will move.</think>
        2. **Bat, mist and man** move(to=crypt) | "..."
 

@@ -43,5 +43,6 @@ def test_menu_is_part_of_the_observation(ruleset):
     state = Simulator(ruleset).initial_state()
     goal = sorted(ruleset.goals)[0]
     prompt = turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])
-    obs = prompt[prompt.index("\nState now: "):prompt.index("\nWrite your reasoning")]
-    assert f"\nMoves now: {describe_moves(ruleset, state)}" in obs
+    # the menu is the prompt's last line, right before the answer (and inside the unsupervised observation)
+    assert prompt.endswith(f"\nMoves now: {describe_moves(ruleset, state)}")
+    assert prompt.index("\nState now: ") < prompt.index("\nMoves now: ")

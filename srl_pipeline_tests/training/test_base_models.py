@@ -109,10 +109,10 @@ def test_warmup_corpus_teaches_the_format_without_plans():
     assert 0 < len(samples) < len(corpus)  # lore texts and SRL samples
     for t in samples:
         prompt, answer = t.rsplit("\n<think>", 1)
-        assert "Write your reasoning in <think>...</think>, then exactly one step numbered" in prompt
+        assert "Write your reasoning in <think>...</think>, then exactly one step " in prompt
         step = extract_step("<think>" + answer)  # exactly one well-formed step after the think
         assert step is not None
-        n = int(prompt.rsplit("exactly one step numbered ", 1)[1].split(" ", 1)[0])
+        n = int(prompt.rsplit("exactly one step ", 1)[1].split(".", 1)[0])
         assert parse_step(step).number == n
     for t in corpus:
         if "</think>" not in t:

@@ -26,6 +26,9 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
+# Every run the command starts logs at INFO on the console (the full DEBUG stream stays in the UI).
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 SUMMARY_KEYS = ("passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
                 "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
                 "validation_success_reference", "validation_success_trained", "kl_max", "filter_rate", "global_step",
@@ -56,7 +59,8 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if not _base_models_ready(defs):
         print("== base models: building the tiers' base models (once; reused by later runs)", flush=True)
         t0 = time.monotonic()
-        built = defs.resolve_job_def("build_base_models").execute_in_process(instance=instance, raise_on_error=False)
+        built = defs.resolve_job_def("build_base_models").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=CONSOLE_INFO)
         for e in built.all_events:
             if e.event_type_value == "ASSET_MATERIALIZATION":
                 mat = e.event_specific_data.materialization
@@ -101,7 +105,8 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
                         pending[pool.submit(_run_job, s, jobs[i + 1])] = (s, i + 1)
 
     if experiments:
-        report = defs.resolve_job_def("report").execute_in_process(instance=instance, raise_on_error=False)
+        report = defs.resolve_job_def("report").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=CONSOLE_INFO)
         if report.success:
             from ..core.catalogue import table_columns
             from ..evaluation.report import collect_results, results_table, verdict
@@ -141,7 +146,7 @@ def _run_job(species: str, name: str) -> tuple[bool, str]:
     t0 = time.monotonic()
     result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, partition_key=species, raise_on_error=False, tags={"trigger": "srl-pipeline main"},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
+        run_config=CONSOLE_INFO)
     mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks

@@ -5,7 +5,7 @@ One place, so the teacher, the verifier and the SRL dataset describe the world t
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
@@ -13,17 +13,7 @@ from ..game.scenarios import Scenario
 PROMPT_VERSION = "1"
 # The per-turn prompt of every model (warm-up, SRL, RLVR, evaluation) is the turn contract:
 # srl_pipeline.game.turn.turn_prompt.
-from ..game.turn import STEP_FORMAT_EXAMPLE  # noqa: E402,F401  (re-exported for the teacher's prompts)
-
-
-def describe_state(state: Mapping[str, Any]) -> str:
-    parts = []
-    for k in sorted(state):
-        v = state[k]
-        if isinstance(v, (set, frozenset, list, tuple)):
-            v = ", ".join(sorted(v)) or "nothing"
-        parts.append(f"{k}={v}")
-    return "; ".join(parts)
+from ..game.turn import STEP_FORMAT_EXAMPLE, describe_state  # noqa: E402,F401  (re-exported for the teacher's prompts)
 
 
 def describe_scenario(scenario: Scenario, ruleset: RuleSet) -> str:

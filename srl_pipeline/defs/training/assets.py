@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ...core.atomic import atomic_write_json, discard_dir, promote_dir, read_json, staged_dir, stale_staging
+from ...core.atomic import atomic_dir, atomic_write_json, discard_dir, read_json, stale_staging
 from ...core.catalogue import tier_names
 from ...core.hashing import content_hash, file_sha256
 from ...training.job_identity import checkpoint_key
@@ -80,8 +80,7 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     hyperparameters = training.hyperparameters(stage)
     base_model = training.base_model("bronze")
     job = checkpoint_key(dataset, base_model, hyperparameters, max_steps, training.seed, initial_adapter)
-    tmp = staged_dir(final)
-    try:
+    with atomic_dir(final) as tmp:  # promoted only when the job succeeded; discarded otherwise
         spec = TrainingJobSpec(
             stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset),
             output_dir=str(tmp), checkpoint_dir=str(layout.checkpoints(asset, species, job)),
@@ -91,10 +90,6 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
         result = training_backend.run(context, spec)
         metrics = publish_paths(tmp, final)
         version = adapter_version(tmp)
-        promote_dir(tmp, final)
-    except BaseException:
-        discard_dir(tmp)
-        raise
     summary = {k: readable(v) for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version),

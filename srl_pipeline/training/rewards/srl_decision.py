@@ -14,23 +14,15 @@
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 from typing import Callable
 
 from ...game.steps import StepFormatError, parse_step
-from .srl_step import FORMAT_PENALTY, extract_step, srl_reward
+from .srl_step import FORMAT_PENALTY, extract_step, srl_reward, step_similarity
 
 W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
 REWARDS = ("paper", "decision")
 
 __all__ = ["REWARDS", "decision_reward", "reward_function"]
-
-
-def _sim(a: str, b: str) -> float:
-    first, second = sorted((a.strip(), b.strip()))
-    if not first and not second:
-        return 1.0
-    return SequenceMatcher(None, first, second, autojunk=False).ratio()
 
 
 def decision_reward(completion: str, expert_step: str) -> float:
@@ -54,7 +46,7 @@ def decision_reward(completion: str, expert_step: str) -> float:
             score += W_ARGS * matched / (len(expected) + extra)
         elif not have:
             score += W_ARGS
-    score += W_LINE * _sim(got.line, want.line) + W_TITLE * _sim(got.title, want.title)
+    score += W_LINE * step_similarity(got.line, want.line) + W_TITLE * step_similarity(got.title, want.title)
     return score
 
 

@@ -36,6 +36,16 @@ def evaluate(base: str, adapter: str | None, tasks, ruleset, reference, steps) -
                                   "srl_reward")}
 
 
+def curve(base: str, ckpt_root: Path, tasks, ruleset, reference, steps) -> list:
+    """(step, greedy test success, step similarity) for every checkpoint of a run."""
+    points = []
+    for ck in sorted(ckpt_root.glob("ckpt-*"), key=lambda p: int(p.name.split("-")[1])):
+        r = evaluate(base, str(ck), tasks, ruleset, None, steps)
+        points.append((int(ck.name.split("-")[1]), r["success_greedy"], round(r["step_similarity"], 3)))
+        print("curve", ck.name, points[-1], flush=True)
+    return points
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--species", required=True)
@@ -49,6 +59,7 @@ def main() -> None:
     ap.add_argument("--eval-base", action="store_true")
     ap.add_argument("--step-examples", type=int, default=16)
     ap.add_argument("--init-adapter", default=None, help="RLVR from this SRL adapter (with --srl-steps 0)")
+    ap.add_argument("--curve-every", type=int, default=0, help="checkpoint every N steps and evaluate each (a learning curve)")
     a = ap.parse_args()
 
     dataset = ART / "srl_dataset" / f"{a.species}.json"
@@ -74,7 +85,8 @@ def main() -> None:
 
         spec = TrainingJobSpec("srl", a.species, "bronze", a.base, str(dataset), str(out / "srl"), str(out / "srl_ckpt"),
                                hyperparameters={"profile": "local", "torch_threads": 1, **json.loads(a.srl_hp)},
-                               max_steps=a.srl_steps, seed=a.seed, checkpoint_every_steps=10_000)
+                               max_steps=a.srl_steps, seed=a.seed, checkpoint_every_steps=a.curve_every or 10_000,
+                               keep_checkpoints=1000 if a.curve_every else 2)
         t = time.time()
         m = run_srl(spec)
         rec["srl_train_s"] = round(time.time() - t, 1)
@@ -83,6 +95,8 @@ def main() -> None:
                                                      "reward_mean_last", "filter_rate", "beta_final")}
         rec["srl_curve"] = [(h.get("step"), h.get("reward_mean"), h.get("kl")) for h in m.get("history", [])]
         srl_dir = str(out / "srl")
+        if a.curve_every:
+            rec["srl_test_curve"] = curve(a.base, out / "srl_ckpt", test, ruleset, reference, steps)
         t = time.time()
         rec["srl"] = evaluate(a.base, srl_dir, test, ruleset, reference, steps)
         rec["srl"]["eval_s"] = round(time.time() - t, 1)
@@ -94,7 +108,8 @@ def main() -> None:
         spec = TrainingJobSpec("rlvr", a.species, "bronze", a.base, str(dataset), str(out / "rlvr"),
                                str(out / "rlvr_ckpt"), initial_adapter=srl_dir,
                                hyperparameters={"profile": "local", "torch_threads": 1, **json.loads(a.rlvr_hp)},
-                               max_steps=a.rlvr_steps, seed=a.seed, checkpoint_every_steps=10_000)
+                               max_steps=a.rlvr_steps, seed=a.seed, checkpoint_every_steps=a.curve_every or 10_000,
+                               keep_checkpoints=1000 if a.curve_every else 2)
         t = time.time()
         m = run_rlvr(spec)
         rec["rlvr_train_s"] = round(time.time() - t, 1)
@@ -102,6 +117,8 @@ def main() -> None:
                                                       "validation_success_trained", "kl_max", "kl_window_max",
                                                       "reward_mean_last", "filter_rate", "beta_final")}
         rec["rlvr_curve"] = [(h.get("step"), h.get("reward_mean"), h.get("kl")) for h in m.get("history", [])]
+        if a.curve_every:
+            rec["rlvr_test_curve"] = curve(a.base, out / "rlvr_ckpt", test, ruleset, reference, steps)
         t = time.time()
         rec["rlvr"] = evaluate(a.base, str(out / "rlvr"), test, ruleset, reference, steps)
         rec["rlvr"]["eval_s"] = round(time.time() - t, 1)

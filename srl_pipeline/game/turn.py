@@ -26,7 +26,8 @@ answer, where a tiny model attends best. No starting state: the current state re
 ``Moves now:`` is the game engine's action menu: the calls the simulator accepts in the current
 state (actions in catalogue order, each argument's allowed values joined by ``|``; an action whose
 legal argument combinations are not a full product lists each combination). It is part of the
-observation (shown, never a training target); it tells the NPC what it *can* do, not what reaches
+observation (training only ever learns it as the rules' answer to the state shown: the built-in
+warm-up, ``WarmupSettings.learn_menu``); it tells the NPC what it *can* do, not what reaches
 the goal: plans, goals and rules are unchanged. ``(none)`` when nothing is legal.
 """
 

@@ -29,7 +29,9 @@ deterministically for a seed, and holds two kinds of texts:
 
    The goal is drawn from the species' goals and the encounter state from each variable's domain;
    the steps (the previous ones and the answer) are a random *legal walk* from that state: each
-   step is a catalogue call the simulator accepts where it is taken (line length included), with
+   step is a catalogue call the simulator accepts where it is taken (line length included), drawn
+   uniformly over the legal *actions* and then over that action's legal arguments (so an action
+   with one call is explored as often as one with six), with
    a title and a line from the species' lore (the action's ``example_line`` passages when it has
    some, else any of the species' example lines), and no step reaches the goal (a walk that could
    only continue by reaching it falls back to a random, usually illegal, call). So the base model
@@ -168,19 +170,30 @@ def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:
 def _legal_step(sp: _SpeciesText, sim: Simulator, state: dict[str, Any], goal: str, number: int,
                 rng: random.Random) -> str | None:
     """A random step that is legal in ``state`` (the simulator says so, line included) and does
-    NOT reach ``goal``; applied to ``state``. None when there is no such step."""
-    calls = sim.all_calls()
-    rng.shuffle(calls)
+    NOT reach ``goal``; applied to ``state``. None when there is no such step.
+
+    Uniform over the legal *actions* first, then over that action's legal argument values: drawn
+    uniformly over calls, an action with six argument values was six times as likely as one with
+    none, and the warmed-up base rarely sampled the one-call actions (bargains, secrets,
+    invitations) that most goals need, so SRL's rollouts never explored them."""
     check = sim.goal_check(goal)
-    for call in calls:
-        options = sp.lines_by_action.get(call.action) or sp.all_lines
-        title, line = rng.choice(options) if options else (call.action.replace("_", " ").capitalize(), "...")
-        after = dict(state)
-        if not sim.apply(after, number, call.action, call.args, line, []) or check.success(after, {}):
-            continue
-        state.clear()
-        state.update(after)
-        return format_step(Step(number, title, call.action, tuple(call.args.items()), line))
+    by_action: dict[str, list] = {}
+    for call in sim.all_calls():
+        by_action.setdefault(call.action, []).append(call)
+    actions = sorted(by_action)
+    rng.shuffle(actions)
+    for action in actions:
+        calls = by_action[action]
+        rng.shuffle(calls)
+        for call in calls:
+            options = sp.lines_by_action.get(call.action) or sp.all_lines
+            title, line = rng.choice(options) if options else (call.action.replace("_", " ").capitalize(), "...")
+            after = dict(state)
+            if not sim.apply(after, number, call.action, call.args, line, []) or check.success(after, {}):
+                continue
+            state.clear()
+            state.update(after)
+            return format_step(Step(number, title, call.action, tuple(call.args.items()), line))
     return None
 
 

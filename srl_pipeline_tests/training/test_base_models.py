@@ -167,3 +167,53 @@ def test_warmup_answers_are_on_the_prompts_move_menu():
         menu = t.split("\nMoves now: ", 1)[1].split("\n", 1)[0]
         answer = parse_step(t.rsplit("\n", 1)[1])
         assert f"{answer.action}(" in menu, (menu, answer.action)
+
+
+def test_tiers_built_side_by_side_equal_the_sequential_build(built, tmp_path):
+    """processes=2 warms the tiers up in spawned processes: same losses, same weights, same order."""
+    out, infos = built
+    side = build_builtin_base_models(GAME, tmp_path / "side", tiers=TINY, seed=0, warmup_steps=6, vocab_size=VOCAB,
+                                     settings=FAST, processes=2)
+    assert list(side) == list(infos)
+    for tier in TINY:
+        assert side[tier].losses == infos[tier].losses
+        a = load_file(out / tier / "model.safetensors")
+        b = load_file(tmp_path / "side" / tier / "model.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_warmup_answers_are_drawn_over_actions_not_calls():
+    """A one-call action (no arguments) is about as likely as an action with many argument values:
+    the base must explore bargains and secrets, not mostly `move(to=...)`."""
+    import random
+    from collections import Counter
+
+    from srl_pipeline.game.simulator import Simulator
+    from srl_pipeline.training.warmup_corpus import _legal_step, _load
+
+    sp = next(s for s in _load(GAME) if s.species == "vampire")
+    sim = Simulator(sp.ruleset)
+    state = sim.initial_state({"location": "village", "time": "night", "trust": 2})
+    counts = Counter()
+    rng = random.Random(0)
+    for _ in range(600):
+        step = _legal_step(sp, sim, dict(state), "strike_bargain", 1, rng)
+        counts[parse_step(step).action] += 1
+    # vampire's move has six destinations (five legal from the village), converse four topics
+    assert counts["move"] < 2 * counts["intimidate"], counts
+    assert counts["converse"] < 2 * counts["request_invitation"], counts
+
+
+def test_focused_batches_cut_the_previous_steps_and_keep_positions():
+    from srl_pipeline.training.base_models import _rows
+
+    corpus = warmup_corpus(GAME, seed=3, n=40)
+    tok = build_tokenizer(game_texts(GAME) + corpus, VOCAB)
+    row = next(r for r in _rows(corpus, tok) if r.history and r.context)
+    full_ids, full_pos, _, _ = row.view(True, 4096)
+    ids, pos, start, hole = row.view(True, 4096, skip_history=True)
+    b, e = row.history
+    assert len(full_ids) - len(ids) == e - b > 0
+    assert pos == [p for p in full_pos if not b <= p < e]         # later tokens keep their positions
+    assert tok.decode(ids[start:]).startswith("\nSteps so far:\n\nState now: ")
+    assert "<think>" in tok.decode(ids[hole[1]:])               # the answer stays supervised

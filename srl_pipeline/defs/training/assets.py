@@ -25,7 +25,7 @@ BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(key, group_name="models", description=f"The {key.path[-1]} tier's base model (HF format)",
-                        kinds={"pytorch"}, code_version="2") for key in BASE_MODEL_KEYS],
+                        kinds={"pytorch"}, code_version="3") for key in BASE_MODEL_KEYS],
     can_subset=False,
 )
 def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, training: TrainingSettings,
@@ -47,7 +47,8 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
         # the warm-up samples carry as much lore as the SRL prompts will (the retriever's count)
         infos = build_builtin_base_models(Path(game_data.root), out, specs,
                                           seed=training.seed, warmup_steps=training.warmup_steps,
-                                          settings=WarmupSettings(lore_passages=collaboration.lore_passages))
+                                          settings=WarmupSettings(lore_passages=collaboration.lore_passages),
+                                          processes=training.base_model_processes)
         context.log.info(f"built {sorted(infos)} in {time.monotonic() - started:.1f}s")
     for tier in TIERS:
         key = dg.AssetKey(["base_models", tier])

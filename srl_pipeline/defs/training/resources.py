@@ -17,6 +17,8 @@ class TrainingSettings(dg.ConfigurableResource):
     artifacts_dir: str
     base_models: dict[str, str] = Field(default_factory=lambda: {t: BUILTIN for t in tier_names()})
     warmup_steps: int = 400
+    base_model_processes: int = Field(
+        default=1, ge=1, description="built-in tiers warmed up side by side in this many processes (one thread each)")
     builtin_tiers: Optional[dict[str, dict[str, int]]] = Field(
         default=None, description="Override the built-in tiers' sizes (hidden_size, num_layers, ...); tests use tiny ones")
     seed: int = 0

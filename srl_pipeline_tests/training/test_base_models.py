@@ -217,3 +217,16 @@ def test_focused_batches_cut_the_previous_steps_and_keep_positions():
     assert pos == [p for p in full_pos if not b <= p < e]         # later tokens keep their positions
     assert tok.decode(ids[start:]).startswith("\nSteps so far:\n\nState now: ")
     assert "<think>" in tok.decode(ids[hole[1]:])               # the answer stays supervised
+
+
+def test_learn_menu_supervises_the_menu_but_not_the_state():
+    from srl_pipeline.training.base_models import _collate, _rows
+
+    corpus = [t for t in warmup_corpus(GAME, seed=4, n=30) if "\nMoves now: " in t]
+    tok = build_tokenizer(game_texts(GAME) + corpus, VOCAB)
+    for learn_menu in (False, True):
+        row = _rows(corpus[:1], tok, learn_menu)[0]
+        ids, _, _, labels = _collate([row], False, 4096, tok.pad_token_id)
+        target = tok.decode([t for t in labels[0].tolist() if t != -100])
+        assert "State now:" not in target and "<think>" in target
+        assert ("Moves now:" in target) == learn_menu

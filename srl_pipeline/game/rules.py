@@ -17,7 +17,8 @@ from .conditions import (
 )
 from ..core.hashing import content_hash
 from .documents import read_yaml
-from .errors import GameDataError, ProblemLog
+from ..core.validation import suggest
+from .errors import GameDataError, Problem, ProblemLog
 from .names import IDENTIFIER, SPECIES_NAME
 from .schemas import parse_with_shape, rules_shape_problems, world_shape_problems
 
@@ -485,6 +486,18 @@ def find_contradictions(rules: SpeciesRules, events: frozenset) -> None:
         if c.kind == "line" and c.min_words is not None and c.max_words is not None and c.min_words > c.max_words:
             log.add(f"constraints[{c.index}] ({c.id})", "line", "min_words > max_words")
     log.raise_if_any()
+
+
+def check_events(events: Iterable[str], world: World, source: str) -> list[str]:
+    """The live events of the game state (``source`` names the file or table), each one a world
+    event; every unknown one is reported together, with the closest known name."""
+    events = list(events)
+    problems = [Problem(source, f"events[{i}]", "events",
+                        f"unknown world event {e!r}{suggest(e, world.events)}; known: {sorted(world.events)}")
+                for i, e in enumerate(events) if e not in world.events]
+    if problems:
+        raise GameDataError(problems)
+    return events
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 import dagster as dg
 from pydantic import Field
 
-from ...game.rules import RuleSet, World
+from ...game.rules import RuleSet, World, check_events
 from ...game.scenarios import ScenarioSpec
 from ...game.sources import (
     FileGameStateSource, FileLoreSource, GameFiles, GameStateSource, LoreSource,
@@ -41,14 +41,17 @@ class GameDataResource(dg.ConfigurableResource):
     def game_state_source(self) -> GameStateSource:
         if self.game_state_backend == "postgres":
             return PostgresGameStateSource(self._dsn(), self.game_state_table)
-        return FileGameStateSource(self.files().game_state_path)
+        return self.files().game_state()
 
     def world(self) -> World:
         return self.files().load_world()
 
     def rules_in_force(self, species: str) -> RuleSet:
         files = self.files()
-        return RuleSet.resolve(files.load_rules(species), self.game_state_source().active_events())
+        world = files.load_world()
+        source = self.game_state_source()
+        events = check_events(source.active_events(), world, source.label)
+        return RuleSet.resolve(files.load_rules(species, world), events)
 
 
 ScenarioSettings = config_class(

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, RootModel, StrictBool, StrictFloat, StrictInt, StrictStr
+
 from .errors import ConfigError
+from .profile_schema import check_profile_file, secret_problems
+from .validation import validate
 from .yaml_files import read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +55,7 @@ def load_profile_dict(name: str, directory: Path = PROFILES_DIR, _seen: tuple[st
         known = sorted(p.stem for p in Path(directory).glob("*.yaml"))
         raise ConfigError.single(str(path), name, "<profile>", f"no profile {name!r} (known: {', '.join(known)})")
     data = read_yaml(path, ConfigError)
+    check_profile_file(data, str(path))
     parent = data.pop("extends", None)
     if parent:
         data = merge(load_profile_dict(_check_name(parent, str(path), "extends", "profile"), directory,
@@ -74,9 +79,14 @@ class Profile:
         return Path(self.path(self.section("artifacts").get("base_dir", "artifacts")))
 
 
+PROFILES_DIR_ENV = "SRL_PROFILES_DIR"
+
+
 def load_profile(name: str | None = None) -> Profile:
+    """The profile ``$SRL_PROFILE`` (default ``local``) from ``$SRL_PROFILES_DIR`` (default
+    ``configs/profiles``); every file of its ``extends`` chain is checked (:mod:`.profile_schema`)."""
     name = name or os.environ.get("SRL_PROFILE", "local")
-    return Profile(name, load_profile_dict(name))
+    return Profile(name, load_profile_dict(name, Path(os.environ.get(PROFILES_DIR_ENV) or PROFILES_DIR)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -101,8 +111,25 @@ def stage_file(stage: str, config_dir: Path = TRAINING_CONFIG_DIR) -> Path:
     return path
 
 
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | None
+
+
+class HyperparameterFile(RootModel[dict[str, dict[str, Scalar | list[Scalar]]]]):
+    """The shape of a stage file: profile -> {key: a scalar or a list of scalars}. The keys
+    themselves are each stage's dataclass fields (checked by ``Hyperparameters.check_keys``)."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
 def _read(path: Path) -> dict[str, Any]:
-    return read_yaml(Path(path), ConfigError)
+    """A stage file: read by the one loader, no secrets, the shape of :class:`HyperparameterFile`."""
+    data = read_yaml(Path(path), ConfigError)
+    secrets = secret_problems(data, str(path))
+    if secrets:
+        raise ConfigError(secrets)
+    validate(HyperparameterFile, data, str(path), ConfigError,
+             lambda loc: (str(loc[0]), loc[1:] or ("<profile>",)) if loc else ("<file>", ("<content>",)))
+    return data
 
 
 def load_profile_config(profile: str, path: Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:

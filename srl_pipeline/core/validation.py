@@ -55,9 +55,9 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
 class Strict(BaseModel):
-    """Base of every input schema: strict types, unknown keys refused, frozen."""
+    """Base of every input schema: strict types, unknown keys refused, no inf/nan, frozen."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False)
 
 
 def suggest(word: str, known: Iterable[str]) -> str:
@@ -166,6 +166,17 @@ def merged(first: list[Problem], then: list[Problem]) -> list[Problem]:
     """``first`` and those of ``then`` about another (record, field): one line per problem."""
     seen = {(p.record, p.field) for p in first}
     return list(first) + [p for p in then if (p.record, p.field) not in seen]
+
+
+def unique(problems: list[Problem]) -> list[Problem]:
+    """The first problem of each (record, field): two checks of one field make one line."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.record, p.field) not in seen:
+            seen.add((p.record, p.field))
+            out.append(p)
+    return out
 
 
 def validate(model: type[M], data: Any, file: str, error: type[InputError] = InputError,

@@ -92,7 +92,7 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-_TYPE_NAMES = {"list_type": "list", "dict_type": "mapping", "model_type": "mapping", "model_attributes_type": "mapping",
+_TYPE_NAMES = {"list_type": "list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
                "string_type": "str", "int_type": "int", "bool_type": "bool", "float_type": "float",
                "literal_error": None}
 _TYPE_NAMES = {k: v for k, v in _TYPE_NAMES.items() if v}

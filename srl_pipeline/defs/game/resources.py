@@ -6,6 +6,8 @@ from typing import Literal, Optional
 import dagster as dg
 from pydantic import Field
 
+from ...core.errors import ConfigError, InputError
+from ...game.lore import SpeciesLore
 from ...game.rules import RuleSet, World, check_events
 from ...game.scenarios import ScenarioSpec
 from ...game.sources import (
@@ -30,7 +32,8 @@ class GameDataResource(dg.ConfigurableResource):
 
     def _dsn(self) -> str:
         if not self.postgres_dsn:
-            raise ValueError("a postgres backend is configured but SRL_POSTGRES_DSN is not set")
+            raise ConfigError.single("<environment>", "SRL_POSTGRES_DSN", "SRL_POSTGRES_DSN",
+                                     "a postgres backend is configured but SRL_POSTGRES_DSN is not set")
         return self.postgres_dsn
 
     def lore_source(self) -> LoreSource:
@@ -45,6 +48,20 @@ class GameDataResource(dg.ConfigurableResource):
 
     def world(self) -> World:
         return self.files().load_world()
+
+    def rules_if_valid(self, species: str) -> RuleSet | None:
+        """The rules in force, or None when they do not load (game_rules reports why)."""
+        try:
+            return self.rules_in_force(species)
+        except InputError:
+            return None
+
+    def lore_if_valid(self, species: str) -> SpeciesLore | None:
+        """The species' lore, or None when it does not load (monster_lore reports why)."""
+        try:
+            return self.lore_source().load(species)
+        except InputError:
+            return None
 
     def rules_in_force(self, species: str) -> RuleSet:
         files = self.files()

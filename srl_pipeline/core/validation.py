@@ -66,30 +66,44 @@ def suggest(word: str, known: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``Optional[X]`` -> ``X``."""
+    while True:
+        if getattr(annotation, "__metadata__", None) is not None:  # Annotated
+            annotation = annotation.__origin__
+            continue
+        args = getattr(annotation, "__args__", None)
+        if args and type(None) in args and getattr(annotation, "__origin__", None) is not list:
+            annotation = next(a for a in args if a is not type(None))
+            continue
+        return annotation
+
+
+def _descend(annotation: Any, part: Any) -> Any:
+    """The annotation one location step below ``annotation`` (a model field, a list item, a dict value)."""
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(part)
+        return field.annotation if field is not None else None
+    origin, args = getattr(annotation, "__origin__", None), getattr(annotation, "__args__", ()) or ()
+    if origin is list and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
 def _known_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     """The field names of the (nested) model that ``loc`` (minus its last item) points into."""
-    current: Any = model
+    annotation: Any = model
     for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            current = None
-            continue
-        current = _model_in(fields[part].annotation)
-    fields = getattr(current, "model_fields", None) if current is not None else None
-    return sorted(fields) if fields else []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside an annotation (list[M], dict[str, M], M | None), else None."""
+        annotation = _descend(annotation, part)
+        if annotation is None:
+            return []
+    annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+        return sorted(f.alias or name for name, f in annotation.model_fields.items())
+    return []
 
 
 _TYPE_NAMES = {"list_type": "list", "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",

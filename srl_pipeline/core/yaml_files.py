@@ -111,13 +111,24 @@ def decode_yaml(raw: bytes, file: str, error: type[InputError] = InputError,
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "<file>"
-        detail = str(exc) if isinstance(exc, _Refused) else f"invalid YAML: {_one_line(exc)}"
+        detail = str(exc) if isinstance(exc, _Refused) else f"invalid YAML: {_yaml_reason(exc)}"
         raise error.single(file, where, "<syntax>", detail) from None
     except (ValueError, RecursionError, OverflowError) as exc:  # e.g. an integer of 10^5 digits
-        raise error.single(file, "<file>", "<syntax>", f"invalid YAML value: {_one_line(exc)[:200]}") from None
+        reason = ("a number too long to read (more than 4300 digits)" if "integer string conversion" in str(exc)
+                  else _one_line(exc)[:200])
+        raise error.single(file, "<file>", "<syntax>", f"invalid YAML value: {reason}") from None
     if not isinstance(data, dict):
         raise error.single(file, "<file>", "<content>", f"expected a mapping at top level, got {type(data).__name__}")
     return data
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem (and context) without the echo of the offending text."""
+    problem = getattr(exc, "problem", None)
+    if not problem:
+        return _one_line(exc)[:200]
+    context = getattr(exc, "context", None)
+    return f"{problem}" + (f" ({context})" if context else "")
 
 
 def _one_line(exc: BaseException) -> str:

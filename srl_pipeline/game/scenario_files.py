@@ -64,7 +64,9 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
             problems.append(Problem(file, record, "<encoding>", "a string is not valid UTF-8 (a lone surrogate escape such as \\ud800)"))
             continue
         except (ValueError, RecursionError) as e:  # a number of 10^5 digits, nesting too deep
-            problems.append(Problem(file, record, "<json>", f"invalid JSON value: {' '.join(str(e).split())[:120]}"))
+            reason = ("a number too long to read (more than 4300 digits)" if "integer string conversion" in str(e)
+                      else "nested too deeply" if isinstance(e, RecursionError) else " ".join(str(e).split())[:120])
+            problems.append(Problem(file, record, "<json>", f"invalid JSON value: {reason}"))
             continue
         line_problems: list[Problem] = []
         scenario = None

@@ -127,12 +127,13 @@ class ActionSchema(Strict):
     active_if: Optional[GateSchema] = None
     inactive_if: Optional[GateSchema] = None
 
-    @model_validator(mode="after")
-    def _bounded_calls(self) -> "ActionSchema":
-        calls = math.prod(max(1, len(v)) for v in self.params.values())
+    @field_validator("params")
+    @classmethod
+    def _bounded_calls(cls, params: dict) -> dict:
+        calls = math.prod(max(1, len(v)) for v in params.values())
         if calls > MAX_CALLS_PER_ACTION:
             raise ValueError(f"the parameters allow {calls} calls; at most {MAX_CALLS_PER_ACTION} per action")
-        return self
+        return params
 
 
 class ConstraintSchema(Strict):

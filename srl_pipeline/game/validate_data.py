@@ -3,7 +3,8 @@
 For designers: checks the world, the live game state, lore and rules (every problem on one line
 naming file, record and field, all of them in one pass; never a traceback), then generates
 scenarios under the live game state and prints, per goal, how many are solvable and how long the
-shortest plans are.
+shortest plans are. Lore passages that read like instructions to the pipeline get a WARN line
+(the collaboration quarantines them).
 
 Exit status: 0 all good; 2 bad input (any ERROR line); 1 the data is valid but a goal has no
 solvable scenario.
@@ -16,6 +17,7 @@ import collections
 import sys
 from pathlib import Path
 
+from ..collaboration.guardrails import quarantine_report
 from ..core.errors import InputError, Problem
 from .lore import check_lore_against_rules
 from .rules import RuleSet, World, check_events
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             _report(problems, species)
             bad_input = True
             continue
+        for q in quarantine_report(lore.to_records()):
+            print(f"WARN {lore.source}: record passage {q['id']}: quarantined as injection-like text ({q['match']!r}); "
+                  "it is left out of every prompt: rewrite it")
         scenarios = generate_scenarios(ruleset, ScenarioSpec(count=args.count), world.player_profiles)
         by_goal = collections.defaultdict(list)
         for s in scenarios:

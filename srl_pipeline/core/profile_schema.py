@@ -190,7 +190,7 @@ def secret_problems(data: Any, file: str, path: str = "") -> list[Problem]:
                 else:
                     continue
                 env = _env_for(str(key), value)
-                out.append(Problem(file, record, fld, f"{why}; secrets never go in a profile: set the environment "
+                out.append(Problem(file, record, fld, f"{why}; secrets never go in a configuration file: set the environment "
                                                       f"variable {env} instead and remove this value"))
     elif isinstance(data, list):
         for i, item in enumerate(data):

@@ -13,13 +13,14 @@ project root unless absolute.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, RootModel, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, ConfigDict, RootModel
 
 from .errors import ConfigError
 from .profile_schema import check_profile_file, secret_problems
@@ -111,14 +112,21 @@ def stage_file(stage: str, config_dir: Path = TRAINING_CONFIG_DIR) -> Path:
     return path
 
 
-Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | None
+def _scalar_or_list(value: Any) -> Any:
+    scalars = (bool, int, float, str, type(None))
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, scalars) for v in items):
+        raise ValueError(f"expected a number, string, bool or a list of them, got {type(value).__name__}")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+        raise ValueError("expected a finite number")
+    return value
 
 
-class HyperparameterFile(RootModel[dict[str, dict[str, Scalar | list[Scalar]]]]):
+class HyperparameterFile(RootModel[dict[str, dict[str, Annotated[Any, AfterValidator(_scalar_or_list)]]]]):
     """The shape of a stage file: profile -> {key: a scalar or a list of scalars}. The keys
     themselves are each stage's dataclass fields (checked by ``Hyperparameters.check_keys``)."""
 
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(strict=True)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -103,7 +103,8 @@ def decode_yaml(raw: bytes, file: str, error: type[InputError] = InputError,
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error.single(file, f"byte {exc.start}", "<encoding>", f"invalid UTF-8 ({exc.reason})") from None
+        raise error.single(file, f"line {raw.count(b'\n', 0, exc.start) + 1}", "<encoding>",
+                           f"invalid UTF-8 at byte {exc.start} ({exc.reason})") from None
     if not text.strip():
         raise error.single(file, "<file>", "<content>", "file is empty")
     try:

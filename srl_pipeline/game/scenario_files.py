@@ -18,7 +18,7 @@ from pathlib import Path
 from ..core.validation import unique
 from ..core.yaml_files import read_capped
 from .errors import GameDataError, Problem
-from .schemas import check_encounter_shape
+from .schemas import MAX_ENCOUNTER_STEPS, check_encounter_shape
 from .rules import RuleSet
 from .scenarios import Scenario, validate_scenario_record
 from .steps import StepFormatError, parse_step
@@ -46,7 +46,8 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise GameDataError.single(file, f"byte {e.start}", "<encoding>", f"invalid UTF-8 ({e.reason})") from None
+        raise GameDataError.single(file, f"line {raw.count(b'\n', 0, e.start) + 1}", "<encoding>",
+                                   f"invalid UTF-8 at byte {e.start} ({e.reason})") from None
     lines = text.splitlines()
     if len(lines) > MAX_LINES:
         raise GameDataError.single(file, "<file>", "<size>", f"more than {MAX_LINES} lines")
@@ -88,6 +89,9 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
             raw_steps = rec.get("expert_steps", [])
             if not isinstance(raw_steps, list):
                 line_problems.append(Problem(file, record, "expert_steps", "expected a list of step strings"))
+            elif len(raw_steps) > MAX_ENCOUNTER_STEPS:  # bounded before any step is looked at
+                line_problems.append(Problem(file, record, "expert_steps",
+                                             f"{len(raw_steps)} steps; at most {MAX_ENCOUNTER_STEPS}"))
             else:
                 for i, s in enumerate(raw_steps):
                     if not isinstance(s, str):

@@ -285,7 +285,7 @@ def test_invalid_utf8(tmp_path, world):
         path.write_bytes(b"species: gh\xffast\n")
         with pytest.raises(GameDataError) as err:
             load(path)
-        assert_problem(err.value, str(path), "byte 11", "<encoding>", "invalid UTF-8")
+        assert_problem(err.value, str(path), "line 1", "<encoding>", "invalid UTF-8 at byte 11")
 
 
 def test_missing_files(tmp_path):

@@ -84,4 +84,4 @@ def test_missing_empty_and_undecodable_files(tmp_path, ruleset):
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes(json.dumps(GOOD).encode() + b"\n\xe9\n")
     offset = len(json.dumps(GOOD).encode()) + 1
-    assert _problems(latin, ruleset)[0].startswith(f"{latin}: record byte {offset}: field <encoding>: invalid UTF-8")
+    assert _problems(latin, ruleset)[0].startswith(f"{latin}: record line 2: field <encoding>: invalid UTF-8 at byte {offset}")

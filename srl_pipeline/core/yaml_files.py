@@ -19,6 +19,7 @@ from .errors import InputError
 
 MAX_YAML_BYTES = 1 << 20  # 1 MiB: the largest shipped game file is 14 KB
 MAX_DEPTH = 32
+NEWLINE = b"\n"
 MAX_ALIAS_NODES = 10_000  # nodes that aliases may repeat, in all (yaml.safe_dump of shared objects uses a few)
 
 
@@ -103,7 +104,7 @@ def decode_yaml(raw: bytes, file: str, error: type[InputError] = InputError,
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error.single(file, f"line {raw.count(b'\n', 0, exc.start) + 1}", "<encoding>",
+        raise error.single(file, f"line {raw.count(NEWLINE, 0, exc.start) + 1}", "<encoding>",
                            f"invalid UTF-8 at byte {exc.start} ({exc.reason})") from None
     if not text.strip():
         raise error.single(file, "<file>", "<content>", "file is empty")

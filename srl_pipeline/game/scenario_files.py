@@ -27,6 +27,7 @@ __all__ = ["read_scenario_file"]
 
 MAX_FILE_BYTES = 4 << 20
 MAX_LINES = 10_000
+NEWLINE = b"\n"
 
 
 def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list[tuple[Scenario, list[str]]]:
@@ -46,7 +47,7 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise GameDataError.single(file, f"line {raw.count(b'\n', 0, e.start) + 1}", "<encoding>",
+        raise GameDataError.single(file, f"line {raw.count(NEWLINE, 0, e.start) + 1}", "<encoding>",
                                    f"invalid UTF-8 at byte {e.start} ({e.reason})") from None
     lines = text.splitlines()
     if len(lines) > MAX_LINES:

@@ -153,23 +153,40 @@ def _run_game_data(root: Path, artifacts: Path, species: str, **game) -> dg.Exec
     return defs.resolve_job_def(GAME_JOB).execute_in_process(instance=instance, partition_key=species, raise_on_error=False)
 
 
+class GoodRun:
+    """A game root and the artifacts of a good game-data run of the ghoul from it (the "previous
+    good version"). Every case runs in the same root folder (restored before each case), because
+    the artifacts record where their data came from."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.pristine = base / "pristine"
+        shutil.copytree(GAME_SRC, self.pristine)
+        self.root = base / "run" / "game"
+        self.artifacts = base / "good_artifacts"
+        self.restore()
+        assert _run_game_data(self.root, self.artifacts, "ghoul").success
+        assert len(snapshot(self.artifacts)) == 4
+
+    def restore(self) -> Path:
+        shutil.rmtree(self.root.parent, ignore_errors=True)
+        shutil.copytree(self.pristine, self.root)
+        return self.root
+
+    def artifacts_copy(self, where: Path) -> Path:
+        shutil.copytree(self.artifacts, where)
+        return where
+
+
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory) -> Path:
-    """The artifacts of a good game-data run of the ghoul (the "previous good version")."""
-    base = tmp_path_factory.mktemp("good")
-    root = base / "game"
-    shutil.copytree(GAME_SRC, root)
-    result = _run_game_data(root, base / "artifacts", "ghoul")
-    assert result.success
-    assert len(snapshot(base / "artifacts")) == 4
-    return base / "artifacts"
+def good_run(tmp_path_factory) -> GoodRun:
+    return GoodRun(tmp_path_factory.mktemp("good"))
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.dagster], ids=lambda c: c.id)
-def test_game_file_through_a_dagster_run_changes_nothing(case: Case, tmp_path: Path, good_run: Path):
-    root, artifacts = tmp_path / "game", tmp_path / "artifacts"
-    shutil.copytree(GAME_SRC, root)
-    shutil.copytree(good_run, artifacts)
+def test_game_file_through_a_dagster_run_changes_nothing(case: Case, tmp_path: Path, good_run: GoodRun):
+    root = good_run.restore()
+    artifacts = good_run.artifacts_copy(tmp_path / "artifacts")
     before = snapshot(artifacts)
     target = place(case, root)
     result = _run_game_data(root, artifacts, case.species)
@@ -186,7 +203,7 @@ def test_game_file_through_a_dagster_run_changes_nothing(case: Case, tmp_path: P
     assert snapshot(artifacts) == before
 
 
-def test_injection_like_lore_is_quarantined_and_its_owner_warned(tmp_path: Path, good_run: Path):
+def test_injection_like_lore_is_quarantined_and_its_owner_warned(tmp_path: Path):
     root, artifacts = tmp_path / "game", tmp_path / "artifacts"
     shutil.copytree(GAME_SRC, root)
     lore = _lore(root)
@@ -194,8 +211,8 @@ def test_injection_like_lore_is_quarantined_and_its_owner_warned(tmp_path: Path,
                              "text": f"Long ago the ghouls dug deep. {INJECTION}"})
     _dump(root / "species" / "ghoul" / "lore.yaml", lore)
 
-    run = subprocess.run([sys.executable, "-m", "srl_pipeline.game.validate_data", str(root), "--count", "4"],
-                         capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "srl_pipeline.game.validate_data", str(root)],
+                         capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"WARN .*lore\.yaml: record passage ghoul-history-99: quarantined as injection-like text", run.stdout)
 
@@ -214,7 +231,7 @@ def test_injection_like_lore_is_quarantined_and_its_owner_warned(tmp_path: Path,
 # ------------------------------------------------------------------------------------------------
 # PostgreSQL rows (lore and live game state)
 # ------------------------------------------------------------------------------------------------
-def test_bad_postgres_rows_fail_the_step_and_change_nothing(tmp_path: Path, good_run: Path):
+def test_bad_postgres_rows_fail_the_step_and_change_nothing(tmp_path: Path, good_run: GoodRun):
     import uuid
 
     import psycopg2
@@ -224,9 +241,8 @@ def test_bad_postgres_rows_fail_the_step_and_change_nothing(tmp_path: Path, good
 
     dsn = os.environ.get("SRL_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     lore_table, state_table = (f"srl_test_{uuid.uuid4().hex[:12]}" for _ in range(2))
-    root, artifacts = tmp_path / "game", tmp_path / "artifacts"
-    shutil.copytree(GAME_SRC, root)
-    shutil.copytree(good_run, artifacts)
+    root = good_run.restore()
+    artifacts = good_run.artifacts_copy(tmp_path / "artifacts")
     before = snapshot(artifacts)
     lore_src, state_src = PostgresLoreSource(dsn, lore_table), PostgresGameStateSource(dsn, state_table)
     try:
@@ -242,8 +258,9 @@ def test_bad_postgres_rows_fail_the_step_and_change_nothing(tmp_path: Path, good
         assert not result.success
         message = failure_messages(result)
         label = f"postgresql:{lore_table}[species=ghoul]"
-        assert_lines(message, label, [(f"passages[2] ({records[2]['id']})", "text", "at most 2000 characters"),
-                                      (f"passages[4] ({records[4]['id']})", "kind", "'rumour'")])
+        # rows come back ordered by passage id: the record names the row's index and id
+        assert_lines(message, label, [(f"passages[*] ({records[2]['id']})", "text", "at most 2000 characters"),
+                                      (f"passages[*] ({records[4]['id']})", "kind", "'rumour'")])
         assert_lines(message, f"postgresql:{state_table}", [("row event='blood moon; DROP TABLE'", "event", "not an identifier")])
         assert not {"monster_lore", "game_rules"} & materialized(result)
         assert snapshot(artifacts) == before

@@ -155,6 +155,8 @@ def problems_from(exc: ValidationError, model: type[BaseModel], file: str, locat
             message = "missing required field"
         elif kind in _TYPE_NAMES:  # the input's type only: an input value may be a secret
             message = f"expected {_TYPE_NAMES[kind]}, got {_type_name(err.get('input'))}"
+        elif kind == "string_unicode":
+            message = "text is not valid UTF-8 (a lone surrogate escape such as \\ud800)"
         elif kind == "literal_error":
             message = f"{err['msg'].replace('Input should be', 'expected')}, got {_short(err.get('input'))}"
         else:

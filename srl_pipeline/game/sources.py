@@ -131,8 +131,16 @@ class FileLoreSource:
         return parse_lore(self.files.read(path), str(path), expected_species=species)
 
     def fingerprints(self) -> dict[str, str]:
-        return {s: hashlib.sha256(read_capped(self.files.lore_path(s), GameDataError, root=self.files.root)).hexdigest()[:16]
-                for s in self.list_species()}
+        """Cheap per-species hashes for the lore-change sensor; an unreadable file (too big, gone) gets
+        a marker instead of crashing the sensor, so its run is requested and fails with the reason."""
+        out = {}
+        for s in self.list_species():
+            try:
+                raw = read_capped(self.files.lore_path(s), GameDataError, root=self.files.root)
+            except GameDataError as exc:
+                raw = f"unreadable: {exc}".encode()
+            out[s] = hashlib.sha256(raw).hexdigest()[:16]
+        return out
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,17 @@ def test_rules_with_an_enormous_int_bound_or_call_product_are_refused_by_the_sch
     text = str(err.value)
     assert "r.yaml: record <file>: field state.hunger: an int variable spans at most 1000 values" in text
     assert "field params: the parameters allow 10000 calls; at most 256 per action" in text
+
+
+def test_lore_fingerprints_survive_an_oversized_file(tmp_path):
+    from srl_pipeline.game.sources import FileLoreSource
+
+    from .conftest import make_game_root
+
+    files = make_game_root(tmp_path)
+    source = FileLoreSource(files)
+    before = source.fingerprints()
+    lore = files.lore_path("ghast")
+    lore.write_bytes(lore.read_bytes() + b"# pad\n" * 200_000)
+    after = source.fingerprints()
+    assert set(after) == set(before) and after["ghast"] != before["ghast"]

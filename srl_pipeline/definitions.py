@@ -5,7 +5,11 @@ the resources of the profile named by $SRL_PROFILE (configs/profiles/, default `
 
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
+
+from .core.errors import InputError
 
 from .core.layout import ArtifactLayout
 from .core.profiles import Profile, load_profile
@@ -17,6 +21,7 @@ from .defs.game import definitions as game
 from .defs.io_managers import JsonArtifactIOManager
 from .defs.training import definitions as training
 
+EXIT_BAD_INPUT = 2
 DOMAINS = (game, collaboration, training, evaluation, experiments, automation)
 
 
@@ -34,4 +39,16 @@ def build_definitions(profile: Profile | None = None, resources: dict | None = N
     return dg.Definitions.merge(*(d.defs for d in DOMAINS), dg.Definitions(resources=resources))
 
 
-defs = build_definitions()
+def _definitions_or_exit() -> dg.Definitions:
+    """The module's Definitions; a bad profile (any problem of any file of its ``extends`` chain) is
+    printed one line per problem and ends the loading process with exit status 2, no traceback."""
+    try:
+        return build_definitions()
+    except InputError as exc:
+        print(f"error: the profile cannot be loaded ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+defs = _definitions_or_exit()

@@ -30,6 +30,7 @@ from typing import Any
 from ..core.atomic import atomic_write_json, read_json
 from ..core import catalogue
 from ..core.layout import BUILTIN, ArtifactLayout
+from ..core.errors import InputError
 from ..game.errors import GameDataError
 from ..game.names import validate_species_name
 from ..evaluation.encounters import encounter_tasks
@@ -215,7 +216,7 @@ def run_eval(args: argparse.Namespace) -> int:
         scenarios = read_scenario_file(args.scenarios, ruleset, species)
         lore, index = load_lore(artifacts, species)
         base_model, adapter = resolve_models(args, artifacts, profile)
-    except GameDataError as e:
+    except InputError as e:
         print(f"error: {len(e.problems)} problem(s); nothing was evaluated or written:",
               file=sys.stderr)
         for p in e.problems:

@@ -51,3 +51,14 @@ def check_line(text: str) -> list[GuardrailFinding]:
 def looks_like_injection(text: str) -> bool:
     """True for lore text that addresses the pipeline instead of describing the world."""
     return _INJECTION.search(text) is not None
+
+
+def quarantine_report(passages: list[dict]) -> list[dict]:
+    """The lore passages the collaboration quarantines (injection-like title or text), each with the
+    phrase that tripped the guardrail: what a data owner needs to find and fix them."""
+    out = []
+    for p in passages:
+        m = _INJECTION.search(p["title"]) or _INJECTION.search(p["text"])
+        if m:
+            out.append({"id": p["id"], "kind": p["kind"], "match": m.group(0)[:80]})
+    return out

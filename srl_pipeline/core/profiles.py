@@ -13,13 +13,18 @@ project root unless absolute.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, RootModel
 
 from .errors import ConfigError
+from .profile_schema import check_profile_file, secret_problems
+from .validation import validate
 from .yaml_files import read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +56,7 @@ def load_profile_dict(name: str, directory: Path = PROFILES_DIR, _seen: tuple[st
         known = sorted(p.stem for p in Path(directory).glob("*.yaml"))
         raise ConfigError.single(str(path), name, "<profile>", f"no profile {name!r} (known: {', '.join(known)})")
     data = read_yaml(path, ConfigError)
+    check_profile_file(data, str(path))
     parent = data.pop("extends", None)
     if parent:
         data = merge(load_profile_dict(_check_name(parent, str(path), "extends", "profile"), directory,
@@ -74,9 +80,14 @@ class Profile:
         return Path(self.path(self.section("artifacts").get("base_dir", "artifacts")))
 
 
+PROFILES_DIR_ENV = "SRL_PROFILES_DIR"
+
+
 def load_profile(name: str | None = None) -> Profile:
+    """The profile ``$SRL_PROFILE`` (default ``local``) from ``$SRL_PROFILES_DIR`` (default
+    ``configs/profiles``); every file of its ``extends`` chain is checked (:mod:`.profile_schema`)."""
     name = name or os.environ.get("SRL_PROFILE", "local")
-    return Profile(name, load_profile_dict(name))
+    return Profile(name, load_profile_dict(name, Path(os.environ.get(PROFILES_DIR_ENV) or PROFILES_DIR)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -101,8 +112,32 @@ def stage_file(stage: str, config_dir: Path = TRAINING_CONFIG_DIR) -> Path:
     return path
 
 
+def _scalar_or_list(value: Any) -> Any:
+    scalars = (bool, int, float, str, type(None))
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, scalars) for v in items):
+        raise ValueError(f"expected a number, string, bool or a list of them, got {type(value).__name__}")
+    if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+        raise ValueError("expected a finite number")
+    return value
+
+
+class HyperparameterFile(RootModel[dict[str, dict[str, Annotated[Any, AfterValidator(_scalar_or_list)]]]]):
+    """The shape of a stage file: profile -> {key: a scalar or a list of scalars}. The keys
+    themselves are each stage's dataclass fields (checked by ``Hyperparameters.check_keys``)."""
+
+    model_config = ConfigDict(strict=True)
+
+
 def _read(path: Path) -> dict[str, Any]:
-    return read_yaml(Path(path), ConfigError)
+    """A stage file: read by the one loader, no secrets, the shape of :class:`HyperparameterFile`."""
+    data = read_yaml(Path(path), ConfigError)
+    secrets = secret_problems(data, str(path))
+    if secrets:
+        raise ConfigError(secrets)
+    validate(HyperparameterFile, data, str(path), ConfigError,
+             lambda loc: (str(loc[0]), loc[1:] or ("<profile>",)) if loc else ("<file>", ("<content>",)))
+    return data
 
 
 def load_profile_config(profile: str, path: Path, _seen: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -305,6 +305,9 @@ def allowed_values(atoms: list[Atom], spec: VarSpec) -> frozenset | None:
 
     Used to find contradictory rules: an empty result means the atoms can never hold together.
     For set variables the result is a 'virtual' check: has X and lacks X together give empty.
+    For int variables it never enumerates the variable's range: bounds are intersected as an
+    interval and the result holds at most (number of atoms + 1) witnesses, empty exactly when the
+    atoms cannot hold together, however wide the range.
     """
     mine = [a for a in atoms if a.var == spec.name and not isinstance(a.value, Ref)]
     if not mine:
@@ -313,16 +316,35 @@ def allowed_values(atoms: list[Atom], spec: VarSpec) -> frozenset | None:
         has = {a.value for a in mine if a.op == "has"}
         lacks = {a.value for a in mine if a.op == "lacks"}
         return frozenset() if has & lacks else frozenset(has | {"<ok>"})
+    if spec.type == "int":
+        return _allowed_ints(mine, spec)
     allowed = spec.domain()
     for a in mine:
         if a.op == "eq":
             allowed = allowed & {a.value}
         elif a.op == "in":
             allowed = allowed & a.value
-        elif a.op == "gte":
-            allowed = frozenset(v for v in allowed if v >= a.value)
-        elif a.op == "lte":
-            allowed = frozenset(v for v in allowed if v <= a.value)
         elif a.op == "not":
             allowed = allowed - (a.value if isinstance(a.value, frozenset) else {a.value})
     return allowed
+
+
+def _allowed_ints(atoms: list[Atom], spec: VarSpec) -> frozenset:
+    lo, hi = spec.min, spec.max
+    candidates: frozenset | None = None  # a finite set named by eq / in
+    excluded: set = set()
+    for a in atoms:
+        if a.op == "eq":
+            candidates = frozenset({a.value}) if candidates is None else candidates & {a.value}
+        elif a.op == "in":
+            candidates = a.value if candidates is None else candidates & a.value
+        elif a.op == "gte":
+            lo = max(lo, a.value)
+        elif a.op == "lte":
+            hi = min(hi, a.value)
+        elif a.op == "not":
+            excluded |= a.value if isinstance(a.value, frozenset) else {a.value}
+    if candidates is not None:
+        return frozenset(v for v in candidates if lo <= v <= hi and v not in excluded)
+    witnesses = range(lo, min(hi, lo + len(excluded)) + 1)  # len(excluded) + 1 values at most
+    return frozenset(v for v in witnesses if v not in excluded)

@@ -14,5 +14,6 @@ def decode_yaml(raw: bytes, file: str) -> dict[str, Any]:
     return yaml_files.decode_yaml(raw, file, GameDataError)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    return yaml_files.read_yaml(path, GameDataError)
+def read_yaml(path: Path, root: Path | None = None) -> dict[str, Any]:
+    """Read one game file; with ``root``, the file must resolve inside it (no symlink escape)."""
+    return yaml_files.read_yaml(path, GameDataError, root)

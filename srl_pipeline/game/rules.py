@@ -17,8 +17,10 @@ from .conditions import (
 )
 from ..core.hashing import content_hash
 from .documents import read_yaml
-from .errors import GameDataError, ProblemLog
+from ..core.validation import suggest
+from .errors import GameDataError, Problem, ProblemLog
 from .names import IDENTIFIER, SPECIES_NAME
+from .schemas import parse_with_shape, rules_shape_problems, world_shape_problems
 
 CONSTRAINT_KINDS = ("forbid", "require", "invariant", "line")
 MIN_ACTIONS = 8
@@ -84,8 +86,12 @@ def _parse_state_vars(raw: Any, log: ProblemLog, record: str, existing: dict[str
             log.add(record, f"{where}.default", "missing required field")
             continue
         default = spec["default"]
-        var = VarSpec(name, vtype, values, lo, hi, frozenset(default) if vtype == "set" and isinstance(default, list) else default)
-        if not var.accepts(var.default):
+        try:
+            var = VarSpec(name, vtype, values, lo, hi, frozenset(default) if vtype == "set" and isinstance(default, list) else default)
+            valid = var.accepts(var.default)
+        except TypeError:  # e.g. a set default holding mappings
+            valid = False
+        if not valid:
             log.add(record, f"{where}.default", f"default {default!r} is not a valid {vtype}")
             continue
         out[name] = var
@@ -93,6 +99,13 @@ def _parse_state_vars(raw: Any, log: ProblemLog, record: str, existing: dict[str
 
 
 def parse_world(raw: dict[str, Any], file: str) -> World:
+    """Validate the world: its shape (:class:`.schemas.WorldSchema`), then variables, events,
+    profiles, reactions and goal types; every problem is reported together, each naming file,
+    record and field."""
+    return parse_with_shape(world_shape_problems(raw, file), lambda: _parse_world(raw, file))
+
+
+def _parse_world(raw: dict[str, Any], file: str) -> World:
     log = ProblemLog(file)
     for key in ("state", "events", "player_profiles", "reactions", "goal_types"):
         if key not in raw:
@@ -143,8 +156,8 @@ def parse_world(raw: dict[str, Any], file: str) -> World:
     return World(state, dict(events), profiles, reactions, list(goal_types), raw, file)
 
 
-def load_world(path: Path) -> World:
-    return parse_world(read_yaml(path), str(path))
+def load_world(path: Path, root: Path | None = None) -> World:
+    return parse_world(read_yaml(path, root), str(path))
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,6 +274,14 @@ def _require(raw: dict[str, Any], key: str, kind: type | tuple, log: ProblemLog,
 
 
 def parse_species_rules(raw: dict[str, Any], file: str, world: World, expected_species: str | None = None) -> SpeciesRules:
+    """Validate one species' rules: their shape and bounds (:class:`.schemas.RulesSchema`), then every
+    reference and condition against the world and the species' state; then the contradiction check.
+    Every problem is reported together."""
+    return parse_with_shape(rules_shape_problems(raw, file),
+                            lambda: _parse_species_rules(raw, file, world, expected_species))
+
+
+def _parse_species_rules(raw: dict[str, Any], file: str, world: World, expected_species: str | None) -> SpeciesRules:
     log = ProblemLog(file)
     species = raw.get("species")
     if not isinstance(species, str) or not SPECIES_NAME.match(species):
@@ -270,7 +291,7 @@ def parse_species_rules(raw: dict[str, Any], file: str, world: World, expected_s
     state = dict(world.state)
     state.update(_parse_state_vars(raw.get("state"), log, "<file>", world.state))
     lair = _require(raw, "lair", str, log, "<file>")
-    if lair is not None and lair not in state["location"].values:
+    if lair is not None and ("location" not in state or lair not in state["location"].values):
         log.add("<file>", "lair", f"{lair!r} is not a location")
     parser = ConditionParser(state, log)
 
@@ -359,7 +380,7 @@ def parse_species_rules(raw: dict[str, Any], file: str, world: World, expected_s
         if kind in ("forbid", "require"):
             names = c["forbid"] if kind == "forbid" else c.get("for")
             fld = "forbid" if kind == "forbid" else "for"
-            if not isinstance(names, list) or not names:
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
                 log.add(record, fld, "expected a non-empty list of action names")
                 continue
             unknown = [n for n in names if n not in actions]
@@ -408,8 +429,9 @@ def parse_species_rules(raw: dict[str, Any], file: str, world: World, expected_s
     return rules
 
 
-def load_species_rules(path: Path, world: World, expected_species: str | None = None) -> SpeciesRules:
-    return parse_species_rules(read_yaml(path), str(path), world, expected_species)
+def load_species_rules(path: Path, world: World, expected_species: str | None = None,
+                       root: Path | None = None) -> SpeciesRules:
+    return parse_species_rules(read_yaml(path, root), str(path), world, expected_species)
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,6 +486,18 @@ def find_contradictions(rules: SpeciesRules, events: frozenset) -> None:
         if c.kind == "line" and c.min_words is not None and c.max_words is not None and c.min_words > c.max_words:
             log.add(f"constraints[{c.index}] ({c.id})", "line", "min_words > max_words")
     log.raise_if_any()
+
+
+def check_events(events: Iterable[str], world: World, source: str) -> list[str]:
+    """The live events of the game state (``source`` names the file or table), each one a world
+    event; every unknown one is reported together, with the closest known name."""
+    events = list(events)
+    problems = [Problem(source, f"events[{i}]", "events",
+                        f"unknown world event {e!r}{suggest(e, world.events)}; known: {sorted(world.events)}")
+                for i, e in enumerate(events) if e not in world.events]
+    if problems:
+        raise GameDataError(problems)
+    return events
 
 
 @dataclass

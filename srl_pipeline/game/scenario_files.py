@@ -15,12 +15,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..core.validation import unique
+from ..core.yaml_files import read_capped
 from .errors import GameDataError, Problem
+from .schemas import MAX_ENCOUNTER_STEPS, check_encounter_shape
 from .rules import RuleSet
 from .scenarios import Scenario, validate_scenario_record
 from .steps import StepFormatError, parse_step
 
 __all__ = ["read_scenario_file"]
+
+MAX_FILE_BYTES = 4 << 20
+MAX_LINES = 10_000
+NEWLINE = b"\n"
 
 
 def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list[tuple[Scenario, list[str]]]:
@@ -36,18 +43,32 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
     problems: list[Problem] = []
     out: list[tuple[Scenario, list[str]]] = []
     seen: dict[str, int] = {}
+    raw = read_capped(path, GameDataError, MAX_FILE_BYTES)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise GameDataError.single(file, "<file>", "<content>", f"not UTF-8 text ({e.reason})") from e
-    for number, line in enumerate(text.splitlines(), start=1):
+        raise GameDataError.single(file, f"line {raw.count(NEWLINE, 0, e.start) + 1}", "<encoding>",
+                                   f"invalid UTF-8 at byte {e.start} ({e.reason})") from None
+    lines = text.splitlines()
+    if len(lines) > MAX_LINES:
+        raise GameDataError.single(file, "<file>", "<size>", f"more than {MAX_LINES} lines")
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record = f"line {number}"
         try:
             rec = json.loads(line)
+            json.dumps(rec, ensure_ascii=False).encode("utf-8")  # lone surrogate escapes (\ud800) are not text
         except json.JSONDecodeError as e:
             problems.append(Problem(file, record, "<json>", f"invalid JSON: {e.msg} at column {e.colno}"))
+            continue
+        except UnicodeEncodeError:
+            problems.append(Problem(file, record, "<encoding>", "a string is not valid UTF-8 (a lone surrogate escape such as \\ud800)"))
+            continue
+        except (ValueError, RecursionError) as e:  # a number of 10^5 digits, nesting too deep
+            reason = ("a number too long to read (more than 4300 digits)" if "integer string conversion" in str(e)
+                      else "nested too deeply" if isinstance(e, RecursionError) else " ".join(str(e).split())[:120])
+            problems.append(Problem(file, record, "<json>", f"invalid JSON value: {reason}"))
             continue
         line_problems: list[Problem] = []
         scenario = None
@@ -55,6 +76,12 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
             scenario = validate_scenario_record(rec, ruleset, file, number - 1)
         except GameDataError as e:
             line_problems.extend(e.problems)
+        shape: list[Problem] = []
+        if isinstance(rec, dict):  # unknown fields (a misspelt expert_steps), bounds; after the specific checks
+            try:
+                check_encounter_shape(rec, file, number)
+            except GameDataError as e:
+                shape = e.problems
         steps: list[str] = []
         if isinstance(rec, dict):
             if "species" in rec and rec["species"] != species:
@@ -63,6 +90,9 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
             raw_steps = rec.get("expert_steps", [])
             if not isinstance(raw_steps, list):
                 line_problems.append(Problem(file, record, "expert_steps", "expected a list of step strings"))
+            elif len(raw_steps) > MAX_ENCOUNTER_STEPS:  # bounded before any step is looked at
+                line_problems.append(Problem(file, record, "expert_steps",
+                                             f"{len(raw_steps)} steps; at most {MAX_ENCOUNTER_STEPS}"))
             else:
                 for i, s in enumerate(raw_steps):
                     if not isinstance(s, str):
@@ -85,6 +115,9 @@ def read_scenario_file(path: str | Path, ruleset: RuleSet, species: str) -> list
                     line_problems.append(Problem(file, record, "id", f"duplicate id {rid!r} (first on line {seen[rid]})"))
                 else:
                     seen[rid] = number
+        line_problems = unique(line_problems + shape)
+        if shape:
+            scenario = None
         problems.extend(line_problems)
         if not line_problems and scenario is not None:
             out.append((scenario, steps))

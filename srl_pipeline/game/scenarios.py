@@ -144,8 +144,12 @@ def validate_scenario_record(rec: Any, ruleset: RuleSet, file: str, index: int) 
         if spec is None:
             log.add(record, f"state.{k}", "unknown state variable")
             continue
-        value = frozenset(v) if spec.type == "set" and isinstance(v, list) else v
-        if not spec.accepts(value):
+        try:
+            value = frozenset(v) if spec.type == "set" and isinstance(v, list) else v
+            valid = spec.accepts(value)
+        except TypeError:  # e.g. a set holding mappings
+            valid = False
+        if not valid:
             log.add(record, f"state.{k}", f"invalid value {v!r} for {spec.type} variable")
             continue
         state[k] = value

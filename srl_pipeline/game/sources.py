@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from ..core.validation import IDENTIFIER_PATTERN
+from ..core.yaml_files import confine, read_capped
 from .documents import decode_yaml, read_yaml
 from .errors import GameDataError, Problem
 from .lore import SpeciesLore, parse_lore
 from .names import SPECIES_NAME, validate_species_name
 from .rules import SpeciesRules, World, load_species_rules, load_world
+from .schemas import MAX_EVENTS, MAX_PASSAGES, check_game_state_shape
 
 LORE_FILE = "lore.yaml"
 RULES_FILE = "rules.yaml"
@@ -29,6 +33,8 @@ class LoreSource(Protocol):
 
 
 class GameStateSource(Protocol):
+    label: str  # the file or table, for messages
+
     def active_events(self) -> list[str]: ...
 
 
@@ -59,27 +65,55 @@ class GameFiles:
         base = self.root / "species"
         return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
+    def _escapes(self, path: Path) -> bool:
+        """True when ``path`` (a species folder or one of its files) resolves outside the data root."""
+        try:
+            confine(path, self.root, GameDataError)
+        except GameDataError:
+            return True
+        return False
+
     def list_species(self) -> list[str]:
-        """Species with a lore file whose folder name is a valid species name (others: see invalid_species)."""
-        return [p.name for p in self.candidate_dirs() if SPECIES_NAME.match(p.name) and (p / LORE_FILE).is_file()]
+        """Species with a lore file whose folder name is a valid species name and that stay inside the
+        data root (others: see invalid_species)."""
+        return [p.name for p in self.candidate_dirs() if SPECIES_NAME.match(p.name) and (p / LORE_FILE).is_file()
+                and not self._escapes(p) and not self._escapes(p / LORE_FILE)]
 
     def invalid_species(self) -> list[Problem]:
-        return [Problem(str(p), repr(p.name), "species", "folder name is not a plain identifier (^[a-z][a-z0-9_]{0,39}$)")
-                for p in self.candidate_dirs() if not SPECIES_NAME.match(p.name)]
+        """Species folders that are not used, each with why: a name that is not a plain identifier, or
+        a folder or lore/rules file that resolves outside the data root (a symlink escape)."""
+        out = []
+        for p in self.candidate_dirs():
+            if not SPECIES_NAME.match(p.name):
+                out.append(Problem(str(p), repr(p.name), "species", "folder name is not a plain identifier (^[a-z][a-z0-9_]{0,39}$)"))
+                continue
+            for target in (p, p / LORE_FILE, p / RULES_FILE):
+                if (target == p or target.exists() or target.is_symlink()) and self._escapes(target):
+                    out.append(Problem(str(target), repr(p.name), "<path>",
+                                       f"resolves outside the data root {self.root.resolve()} (symlink or '..'); not read"))
+                    break
+        return out
+
+    def read(self, path: Path) -> dict[str, Any]:
+        """One game YAML file, confined to the data root."""
+        return read_yaml(path, self.root)
 
     def load_world(self) -> World:
-        return load_world(self.world_path)
+        return load_world(self.world_path, self.root)
+
+    def game_state(self) -> "FileGameStateSource":
+        return FileGameStateSource(self.game_state_path, self.root)
 
     def load_rules(self, species: str, world: World | None = None) -> SpeciesRules:
         path = self.rules_path(species)
         if not path.is_file():
             raise GameDataError.single(str(path), "<file>", "<content>", "rules file is missing")
-        return load_species_rules(path, world or self.load_world(), expected_species=species)
+        return load_species_rules(path, world or self.load_world(), expected_species=species, root=self.root)
 
     def rules_fingerprint(self, species: str) -> str:
-        h = hashlib.sha256(self.world_path.read_bytes())
+        h = hashlib.sha256(read_capped(self.world_path, GameDataError, root=self.root) if self.world_path.is_file() else b"")
         path = self.rules_path(species)
-        h.update(path.read_bytes() if path.is_file() else b"")
+        h.update(read_capped(path, GameDataError, root=self.root) if path.is_file() else b"")
         return h.hexdigest()[:16]
 
 
@@ -94,24 +128,36 @@ class FileLoreSource:
         path = self.files.lore_path(species)
         if not path.is_file():
             raise GameDataError.single(str(path), "<file>", "<content>", "lore file is missing")
-        return parse_lore(read_yaml(path), str(path), expected_species=species)
+        return parse_lore(self.files.read(path), str(path), expected_species=species)
 
     def fingerprints(self) -> dict[str, str]:
-        return {s: hashlib.sha256(self.files.lore_path(s).read_bytes()).hexdigest()[:16] for s in self.list_species()}
+        """Cheap per-species hashes for the lore-change sensor; an unreadable file (too big, gone) gets
+        a marker instead of crashing the sensor, so its run is requested and fails with the reason."""
+        out = {}
+        for s in self.list_species():
+            try:
+                raw = read_capped(self.files.lore_path(s), GameDataError, root=self.files.root)
+            except GameDataError as exc:
+                raw = f"unreadable: {exc}".encode()
+            out[s] = hashlib.sha256(raw).hexdigest()[:16]
+        return out
 
 
 @dataclass(frozen=True)
 class FileGameStateSource:
     path: Path
+    root: Path | None = None  # the data root the file must stay inside
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
 
     def active_events(self) -> list[str]:
-        if not self.path.is_file():
+        """The live world events (no file: none); the file's shape is checked by its schema."""
+        if not self.path.is_file() and not self.path.is_symlink():
             return []
-        raw = decode_yaml(self.path.read_bytes(), str(self.path))
-        events = raw.get("events", [])
-        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise GameDataError.single(str(self.path), "<file>", "events", "expected a list of event names")
-        return sorted(set(events))
+        raw = decode_yaml(read_capped(self.path, GameDataError, root=self.root), str(self.path))
+        return sorted(set(check_game_state_shape(raw, str(self.path)).events))
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,7 +234,8 @@ class PostgresLoreSource:
 
     def load(self, species: str) -> SpeciesLore:
         validate_species_name(species, self._label(species))
-        rows = self._query("SELECT passage_id, kind, title, text, actions FROM {table} WHERE species = %s ORDER BY passage_id", (species,))
+        rows = self._query("SELECT passage_id, kind, title, text, actions FROM {table} WHERE species = %s "
+                           "ORDER BY passage_id LIMIT %s", (species, MAX_PASSAGES + 1))
         if not rows:
             raise GameDataError.single(self._label(species), "<table>", "species", "no lore rows for this species")
         passages = [{"id": pid, "kind": kind, "title": title, "text": text, "actions": actions if actions is not None else []}
@@ -255,13 +302,27 @@ class PostgresGameStateSource:
         finally:
             conn.close()
 
+    @property
+    def label(self) -> str:
+        return f"postgresql:{self.table}"
+
     def active_events(self) -> list[str]:
+        """The active events; each row is checked like the file's events (an identifier, at most
+        MAX_EVENTS of them), every bad row reported together."""
         from psycopg2 import sql
 
         conn = _connect(self.dsn)
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("SELECT event FROM {table} WHERE active ORDER BY event").format(table=_table(self.table)))
-                return [e for (e,) in cur.fetchall()]
+                cur.execute(sql.SQL("SELECT event FROM {table} WHERE active ORDER BY event LIMIT %s").format(
+                    table=_table(self.table)), (MAX_EVENTS + 1,))
+                events = [e for (e,) in cur.fetchall()]
         finally:
             conn.close()
+        if len(events) > MAX_EVENTS:
+            raise GameDataError.single(self.label, "<table>", "event", f"more than {MAX_EVENTS} active events")
+        problems = [Problem(self.label, f"row event={e[:60]!r}", "event", "not an identifier (^[A-Za-z_][A-Za-z0-9_]{0,63}$)")
+                    for e in events if not re.match(IDENTIFIER_PATTERN, e)]
+        if problems:
+            raise GameDataError(problems)
+        return events

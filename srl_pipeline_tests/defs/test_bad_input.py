@@ -72,7 +72,7 @@ CASES = [
     (unknown_state_variable, "game_rules", ["rules.yaml", "actions[0]", ".when.mood", "unknown state variable 'mood'"]),
     (contradictory_rules, "game_rules", ["rules.yaml", "actions[2]", "field preconditions", "contradictory rules:", "only_by_day, only_by_night can never hold together"]),
     (empty_file, "monster_lore", ["lore.yaml", "record <file>", "file is empty"]),
-    (invalid_utf8, "game_rules", ["rules.yaml", "record byte", "invalid UTF-8"]),
+    (invalid_utf8, "game_rules", ["rules.yaml", "record line 4: field <encoding>", "invalid UTF-8 at byte"]),
     (duplicate_ids, "monster_lore", ["lore.yaml", "passages[5]", "field id", "duplicate passage id"]),
 ]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import Runner, check_results, make_resources, materialized
+from .conftest import Runner, failure_messages, check_results, make_resources, materialized
 
 ALL = {"monster_lore", "lore_index", "game_rules", "scenarios", "expert_trajectories", "srl_dataset"}
 
@@ -15,7 +15,7 @@ def test_main_job_materialises_every_asset_with_checks_passing(runner: Runner, t
     assert result.success
     assert materialized(result) == ALL
     checks = check_results(result)
-    assert len(checks) == 14 and all(checks.values()), checks
+    assert len(checks) == 15 and all(checks.values()), checks  # 14 blocking + the lore quarantine notice
     scen = json.loads((tmp_path / "artifacts" / "scenarios" / "vampire.json").read_text())
     rules = json.loads((tmp_path / "artifacts" / "game_rules" / "vampire.json").read_text())
     assert {s["rules_version"] for s in scen["scenarios"]} == {rules["rules_version"]}
@@ -46,7 +46,9 @@ def test_rules_change_and_world_event_change_the_rules_version(game_root: Path, 
     assert _data_version(runner, "game_rules", "werewolf") not in (v1, v2)
 
 
-def test_failing_blocking_check_stops_downstream(game_root: Path, tmp_path: Path):
+def test_lore_that_would_fail_a_blocking_check_is_refused_before_publishing(game_root: Path, tmp_path: Path):
+    """Validate before publishing: the condition of lore_matches_rules runs inside monster_lore and
+    game_rules, so neither artifact is written and nothing downstream runs."""
     lore_path = game_root / "species" / "zombie" / "lore.yaml"
     lore = yaml.safe_load(lore_path.read_text())
     lines = [p for p in lore["passages"] if p["kind"] == "example_line"]
@@ -57,10 +59,10 @@ def test_failing_blocking_check_stops_downstream(game_root: Path, tmp_path: Path
     runner = Runner(make_resources(game_root, tmp_path / "artifacts"))
     result = runner.run("zombie")
     assert not result.success
-    assert check_results(result)["lore_matches_rules"] is False
-    made = materialized(result)
-    assert {"monster_lore", "lore_index", "game_rules"} <= made and "scenarios" not in made
-    assert not (tmp_path / "artifacts" / "scenarios" / "zombie.json").exists()
+    message = failure_messages(result)
+    assert f"{lore_path}: record <file>: field passages: no example_line passage for action(s) ['{orphan}']" in message
+    assert materialized(result) == set()
+    assert not list((tmp_path / "artifacts").rglob("zombie.json"))
 
 
 def test_trajectory_metadata_and_cache_on_rerun(runner: Runner):

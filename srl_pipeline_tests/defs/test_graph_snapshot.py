@@ -22,7 +22,9 @@ def test_asset_graph_matches_the_snapshot():
 def test_every_check_blocks_or_says_why_not():
     shape = graph_shape(build_definitions())
     non_blocking = sorted(k for k, v in shape["checks"].items() if not v["blocking"])
-    # WARN-level checks only: quality targets on trained models, never data gates
+    # WARN-level checks only: quality targets on trained models, never data gates; the one data-side
+    # WARN is the lore quarantine notice to the lore's owner (issue 14: the quarantined passages are
+    # already left out of every prompt, so it informs and does not block)
     assert all(":" in k for k in non_blocking)
     data_assets = {"monster_lore", "lore_index", "game_rules", "scenarios", "expert_trajectories", "srl_dataset"}
-    assert not [k for k in non_blocking if k.split(":")[0] in data_assets]
+    assert [k for k in non_blocking if k.split(":")[0] in data_assets] == ["monster_lore:lore_quarantine"]

@@ -83,6 +83,6 @@ def test_validate_data_cli_on_new_species(root, capsys):
 def test_validate_data_cli_reports_bad_species(root, capsys):
     (root / "species" / "Bad-Name").mkdir()
     (root / "species" / "wight" / "rules.yaml").write_bytes(b"")
-    assert validate_data.main([str(root), "--count", "4"]) == 1
+    assert validate_data.main([str(root), "--count", "4"]) == 2  # bad input
     out = capsys.readouterr().out
     assert "ERROR" in out and "'Bad-Name'" in out and "file is empty" in out

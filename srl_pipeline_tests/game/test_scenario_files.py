@@ -83,4 +83,5 @@ def test_missing_empty_and_undecodable_files(tmp_path, ruleset):
     assert _problems(blank, ruleset) == [f"{blank}: record <file>: field <content>: no scenarios (every line is blank)"]
     latin = tmp_path / "latin.jsonl"
     latin.write_bytes(json.dumps(GOOD).encode() + b"\n\xe9\n")
-    assert _problems(latin, ruleset)[0].startswith(f"{latin}: record <file>: field <content>: not UTF-8 text")
+    offset = len(json.dumps(GOOD).encode()) + 1
+    assert _problems(latin, ruleset)[0].startswith(f"{latin}: record line 2: field <encoding>: invalid UTF-8 at byte {offset}")

@@ -11,6 +11,8 @@ import dagster as dg
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from ...collaboration.guardrails import quarantine_report
+from ...game import gates
 from ...game.lore import LORE_KINDS, REQUIRED_KINDS
 from ...game.lore_index import LoreIndex
 from ...game.rules import MIN_ACTIONS, MIN_GOALS, ruleset_from_artifact
@@ -44,9 +46,21 @@ def lore_completeness(monster_lore: dict, quality: QualitySettings) -> dg.AssetC
     kinds = collections.Counter(p["kind"] for p in monster_lore["passages"])
     missing = [k for k in REQUIRED_KINDS if not kinds.get(k)]
     count = len(monster_lore["passages"])
-    ok = not missing and count >= quality.min_lore_passages
+    problems = gates.lore_completeness(monster_lore["passages"], quality.min_lore_passages, monster_lore["source"])
     why = f"{count} passages (min {quality.min_lore_passages}); missing kinds: {missing or 'none'}"
-    return check_result(ok, why, passages=count, missing_kinds=dg.MetadataValue.json(missing))
+    return check_result(not problems, why, passages=count, missing_kinds=dg.MetadataValue.json(missing))
+
+
+@dg.asset_check(partitions_def=species_partitions, asset="monster_lore", blocking=False,
+                description="No passage reads like instructions to the pipeline (WARN: the collaboration already "
+                            "leaves quarantined passages out; their owner should rewrite them).")
+def lore_quarantine(monster_lore: dict) -> dg.AssetCheckResult:
+    quarantined = quarantine_report(monster_lore["passages"])
+    why = ("no passage quarantined" if not quarantined else
+           f"{len(quarantined)} passage(s) quarantined as injection-like (left out of every prompt): "
+           + "; ".join(f"{monster_lore['source']}: passage {q['id']}: {q['match']!r}" for q in quarantined))
+    return dg.AssetCheckResult(passed=not quarantined, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"result": why, "quarantined": dg.MetadataValue.json(quarantined)})
 
 
 # -- lore_index -----------------------------------------------------------------------------
@@ -68,7 +82,7 @@ def lore_index_retrieves(lore_index: dict, monster_lore: dict) -> dg.AssetCheckR
 @dg.asset_check(partitions_def=species_partitions, asset="game_rules", blocking=True, description="Rules rebuild to the same version; catalogue and goals big enough.")
 def rules_valid(game_rules: dict) -> dg.AssetCheckResult:
     rs = ruleset_from_artifact(game_rules)  # raises (check errors) on a version mismatch
-    ok = len(rs.actions) >= MIN_ACTIONS and len(rs.goals) >= MIN_GOALS
+    ok = not gates.rules_big_enough(len(rs.actions), len(rs.goals), rs.rules.file)
     return check_result(ok, f"{len(rs.actions)} actions in force (min {MIN_ACTIONS}), {len(rs.goals)} goals (min {MIN_GOALS})",
                    rules_version=rs.version)
 
@@ -80,7 +94,8 @@ def lore_matches_rules(game_rules: dict, monster_lore: dict) -> dg.AssetCheckRes
     unknown = sorted({a for p in monster_lore["passages"] for a in p["actions"] if a not in rs.rules.actions})
     with_lines = {a for p in monster_lore["passages"] if p["kind"] == "example_line" for a in p["actions"]}
     no_lines = sorted(set(rs.actions) - with_lines)
-    return check_result(not unknown and not no_lines,
+    ok = not gates.lore_against_rules(monster_lore["passages"], rs.rules.actions, rs.actions, monster_lore["source"])
+    return check_result(ok,
                    f"unknown actions in lore: {unknown or 'none'}; actions without example lines: {no_lines or 'none'}",
                    unknown_actions=dg.MetadataValue.json(unknown), actions_without_lines=dg.MetadataValue.json(no_lines))
 
@@ -106,7 +121,8 @@ def scenarios_schema(scenarios: dict, game_rules: dict) -> dg.AssetCheckResult:
 def scenario_split_sizes(scenarios: dict, quality: QualitySettings) -> dg.AssetCheckResult:
     sizes = collections.Counter(s["split"] for s in scenarios["scenarios"])
     short = {k: (sizes.get(k, 0), v) for k, v in quality.min_split_sizes.items() if sizes.get(k, 0) < v}
-    return check_result(not short, f"sizes {dict(sizes)}; below minimum: {short or 'none'}", **{f"{k}_size": sizes.get(k, 0) for k in SPLITS})
+    ok = not gates.split_sizes((s["split"] for s in scenarios["scenarios"]), quality.min_split_sizes, "scenarios")
+    return check_result(ok, f"sizes {dict(sizes)}; below minimum: {short or 'none'}", **{f"{k}_size": sizes.get(k, 0) for k in SPLITS})
 
 
 @dg.asset_check(partitions_def=species_partitions, asset="scenarios", blocking=True, additional_ins={"game_rules": dg.AssetIn("game_rules")},
@@ -135,5 +151,5 @@ def scenarios_solvable(scenarios: dict, game_rules: dict) -> dg.AssetCheckResult
                    unsolvable=dg.MetadataValue.json(bad[:10]))
 
 
-GAME_CHECKS = [lore_schema, lore_completeness, lore_index_retrieves, rules_valid, lore_matches_rules,
+GAME_CHECKS = [lore_schema, lore_completeness, lore_quarantine, lore_index_retrieves, rules_valid, lore_matches_rules,
                scenarios_schema, scenario_split_sizes, scenarios_hold_out_combinations, scenarios_solvable]

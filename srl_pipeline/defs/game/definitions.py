@@ -18,6 +18,8 @@ def resources(profile: Profile) -> dict:
             root=profile.path(game.get("root", "configs/game")),
             lore_backend=game.get("lore_backend", "files"),
             game_state_backend=game.get("game_state_backend", "files"),
+            lore_table=game.get("lore_table", "srl_lore_passages"),
+            game_state_table=game.get("game_state_table", "srl_game_state"),
             postgres_dsn=dg.EnvVar("SRL_POSTGRES_DSN") if uses_postgres else None,
         ),
         "scenario_settings": ScenarioSettings(**profile.section("scenarios")),

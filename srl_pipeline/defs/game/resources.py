@@ -6,7 +6,9 @@ from typing import Literal, Optional
 import dagster as dg
 from pydantic import Field
 
-from ...game.rules import RuleSet, World
+from ...core.errors import ConfigError, InputError
+from ...game.lore import SpeciesLore
+from ...game.rules import RuleSet, World, check_events
 from ...game.scenarios import ScenarioSpec
 from ...game.sources import (
     FileGameStateSource, FileLoreSource, GameFiles, GameStateSource, LoreSource,
@@ -30,7 +32,8 @@ class GameDataResource(dg.ConfigurableResource):
 
     def _dsn(self) -> str:
         if not self.postgres_dsn:
-            raise ValueError("a postgres backend is configured but SRL_POSTGRES_DSN is not set")
+            raise ConfigError.single("<environment>", "SRL_POSTGRES_DSN", "SRL_POSTGRES_DSN",
+                                     "a postgres backend is configured but SRL_POSTGRES_DSN is not set")
         return self.postgres_dsn
 
     def lore_source(self) -> LoreSource:
@@ -41,14 +44,31 @@ class GameDataResource(dg.ConfigurableResource):
     def game_state_source(self) -> GameStateSource:
         if self.game_state_backend == "postgres":
             return PostgresGameStateSource(self._dsn(), self.game_state_table)
-        return FileGameStateSource(self.files().game_state_path)
+        return self.files().game_state()
 
     def world(self) -> World:
         return self.files().load_world()
 
+    def rules_if_valid(self, species: str) -> RuleSet | None:
+        """The rules in force, or None when they do not load (game_rules reports why)."""
+        try:
+            return self.rules_in_force(species)
+        except InputError:
+            return None
+
+    def lore_if_valid(self, species: str) -> SpeciesLore | None:
+        """The species' lore, or None when it does not load (monster_lore reports why)."""
+        try:
+            return self.lore_source().load(species)
+        except InputError:
+            return None
+
     def rules_in_force(self, species: str) -> RuleSet:
         files = self.files()
-        return RuleSet.resolve(files.load_rules(species), self.game_state_source().active_events())
+        world = files.load_world()
+        source = self.game_state_source()
+        events = check_events(source.active_events(), world, source.label)
+        return RuleSet.resolve(files.load_rules(species, world), events)
 
 
 ScenarioSettings = config_class(

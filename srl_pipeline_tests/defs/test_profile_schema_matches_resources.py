@@ -1,0 +1,34 @@
+"""The profile schema (core/profile_schema.py) and the resources it configures cannot drift apart:
+every key a resource takes from the profile is in the schema, and nothing else is."""
+
+from __future__ import annotations
+
+import pytest
+
+from srl_pipeline.core.profile_schema import (
+    CollaborationSection, EvaluationSection, GameSection, QualitySection, RoleSection, ScenariosSection,
+    TrainingBackendSection, TrainingSection, TrajectoriesSection,
+)
+from srl_pipeline.defs.collaboration.resources import CollaborationResource, DatasetSettings, RoleConfig
+from srl_pipeline.defs.evaluation.resources import EvaluationSettings
+from srl_pipeline.defs.game.resources import GameDataResource, QualitySettings, ScenarioSettings
+from srl_pipeline.defs.training.backends.local import LocalTrainingBackend
+from srl_pipeline.defs.training.resources import TrainingSettings
+
+# keys the Dagster layer fills itself (secrets from the environment, paths it derives)
+FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir"}
+
+
+@pytest.mark.parametrize("section, resource, extra", [
+    (GameSection, GameDataResource, set()),
+    (ScenariosSection, ScenarioSettings, set()),
+    (QualitySection, QualitySettings, set()),
+    (CollaborationSection, CollaborationResource, set()),
+    (RoleSection, RoleConfig, set()),
+    (TrajectoriesSection, DatasetSettings, set()),
+    (TrainingSection, TrainingSettings, set()),
+    (EvaluationSection, EvaluationSettings, set()),
+    (TrainingBackendSection, LocalTrainingBackend, {"kind"}),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_schema_section_keys_are_the_resource_fields(section, resource, extra):
+    assert set(section.model_fields) == set(resource.model_fields) - FROM_ENVIRONMENT | extra

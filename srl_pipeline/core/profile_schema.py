@@ -99,6 +99,7 @@ class TrajectoriesSection(Strict):
 class TrainingSection(Strict):
     base_models: dict[Tier, text(1024, 1)] = {}
     warmup_steps: Steps = 400
+    base_model_processes: Annotated[int, Field(ge=1, le=64)] = 1
     builtin_tiers: Optional[dict[Tier, dict[Identifier, Positive]]] = None
     seed: Seed = 0
     hyperparameter_profile: Name = "local"

@@ -26,12 +26,14 @@ main: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The local instance's dagster.yaml (run monitoring, run queue and pools from the profile) is
+# written by srl_pipeline/cli/local_instance.py, the same code `srl-pipeline main` uses.
 ui: $(STAMP)
-	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m srl_pipeline.cli.local_instance
 	$(BIN)/dagster dev -w workspace.yaml
 
 validate: $(STAMP)
-	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m srl_pipeline.cli.local_instance
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 bench: $(STAMP)

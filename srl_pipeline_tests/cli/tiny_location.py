@@ -1,8 +1,8 @@
-"""A tiny code location for the job-run tests: one species-partitioned asset and its job (no torch,
-no training), so a run of "the code location's job" is cheap to make and to load in a gRPC server."""
+"""A tiny code location for the job-run tests: species-partitioned assets and their jobs (no
+torch, no training), so runs of "the code location's jobs" are cheap to make and to load."""
 
 import os
-import warnings
+import time
 
 import dagster as dg
 
@@ -12,9 +12,15 @@ species = dg.DynamicPartitionsDefinition(name="species")
 @dg.asset(partitions_def=species)
 def greeting(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     context.log.info(f"hello {context.partition_key}")
-    warnings.warn("a library's deprecation notice", FutureWarning)  # attributed to this module, not a library
     return dg.MaterializeResult(metadata={"pid": os.getpid()})
 
 
+@dg.asset
+def long_wait() -> None:
+    """Runs until its process is killed (the run-monitoring test)."""
+    time.sleep(600)
+
+
 main = dg.define_asset_job("main", selection=[greeting], partitions_def=species)
-defs = dg.Definitions(assets=[greeting], jobs=[main])
+slow = dg.define_asset_job("slow", selection=[long_wait])
+defs = dg.Definitions(assets=[greeting, long_wait], jobs=[main, slow])

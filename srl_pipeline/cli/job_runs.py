@@ -21,7 +21,7 @@ from ..core.yaml_files import read_yaml
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 # Runs of `srl-pipeline main` execute their steps one after another in the calling process: no
 # process (and no torch import) per step; the job's default executor stays what the UI uses.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+IN_PROCESS_CONFIG = PROJECT_ROOT / "configs" / "dagster" / "in_process.yaml"
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +77,7 @@ def execute_job_run(instance: Any, job_name: str, *, partition_key: str | None =
         run_tags.update(job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=None))
     run_tags.update(tags or {})
     run_tags[HOST_TAG] = this_host()  # run monitoring checks this process while the run is STARTED
-    config = merge_dicts(IN_PROCESS, dict(run_config or {}))
+    config = merge_dicts(read_yaml(IN_PROCESS_CONFIG), dict(run_config or {}))
     ref = instance.get_ref() if instance.is_persistent else None
     plan = create_execution_plan(recon_job, run_config=config, instance_ref=ref, tags=run_tags)
     run = instance.create_run_for_job(

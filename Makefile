@@ -8,6 +8,11 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch; set TORCH_SPEC='torch>=2.6,<2.14' on a GPU machine to get a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+UI_PORT ?= 3000
+# The dagster CLI, without its notices that `dg dev` / `dg check defs` (dagster-dg-cli, not a
+# dependency of this project) supersede `dagster dev` / `dagster definitions validate`.
+DAGSTER := $(abspath $(BIN))/python -W 'ignore:Function `dev_command` is superseded' \
+	-W 'ignore:Function `definitions_validate_command` is superseded' -m dagster
 
 .PHONY: main test ui bench install validate validate-data clean
 
@@ -26,13 +31,17 @@ main: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The local instance's dagster.yaml (run monitoring, run queue and pools from the profile) is
+# written by srl_pipeline/cli/local_instance.py, the same code `srl-pipeline main` uses.
+# `dagster dev` runs in $(DAGSTER_HOME): from the project root it would warn that the project's
+# dagster.yaml (the PostgreSQL deployment's) is not used.
 ui: $(STAMP)
-	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m srl_pipeline.cli.local_instance
+	cd "$(DAGSTER_HOME)" && $(DAGSTER) dev -w "$(CURDIR)/workspace.yaml" -p $(UI_PORT)
 
 validate: $(STAMP)
-	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/python -m srl_pipeline.cli.local_instance
+	$(DAGSTER) definitions validate -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/python bench/simulator_throughput.py

@@ -10,7 +10,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.console import is_verbose, quiet_third_party, set_verbose
 from .eval_command import add_arguments as add_eval_arguments
+
+
+def quiet_console(verbose: bool) -> None:
+    """Third-party warnings and progress bars off (inherited by the training subprocesses) unless
+    ``--verbose`` or ``$SRL_VERBOSE``; Dagster's notices about beta/preview APIs too."""
+    if verbose:
+        set_verbose(True)
+    if is_verbose():
+        return
+    import warnings
+
+    quiet_third_party()
+    import dagster as dg
+
+    for category in (dg.BetaWarning, dg.PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +39,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="species trained side by side (default $SRL_PARALLEL_SPECIES or 2)")
     m.add_argument("--no-experiments", action="store_true",
                    help="skip the paper's baselines (SFT, RLVR-only) and the report")
+    m.add_argument("--verbose", action="store_true",
+                   help="show everything on the console: Dagster's DEBUG events, the libraries' warnings and progress bars")
     sub.add_parser("species", help="list the species the lore source knows")
 
     e = sub.add_parser("eval", help="evaluate a species' model on your own scenario file (JSONL)")
     add_eval_arguments(e)
     args = ap.parse_args(argv)
+    quiet_console(getattr(args, "verbose", False))
     if args.command == "main":
         from .main_command import run_main
 

@@ -12,22 +12,21 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.profiles import PROJECT_ROOT
+from ..core.console import is_verbose
+from .job_runs import execute_job_run
 
 
 def _instance():
-    import dagster as dg
+    from .local_instance import local_instance
 
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():  # a local sqlite instance; the deployment's is the project's dagster.yaml
-        config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.get()
+    return local_instance()
 
 
-# Every run the command starts logs at INFO on the console (the full DEBUG stream stays in the UI).
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+def console_config(name: str) -> dict:
+    """Run config for a run started here: the console logger names the species (or the job) on
+    every line, at INFO (DEBUG with --verbose); the full DEBUG stream stays in the UI."""
+    return {"loggers": {"console": {"config": {"log_level": "DEBUG" if is_verbose() else "INFO", "name": name}}}}
+
 
 SUMMARY_KEYS = ("passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
                 "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
@@ -59,8 +58,8 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     if not _base_models_ready(defs):
         print("== base models: building the tiers' base models (once; reused by later runs)", flush=True)
         t0 = time.monotonic()
-        built = defs.resolve_job_def("build_base_models").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=CONSOLE_INFO)
+        built = execute_job_run(instance, "build_base_models", tags={"trigger": "srl-pipeline main"},
+                                run_config=console_config("base models"))
         for e in built.all_events:
             if e.event_type_value == "ASSET_MATERIALIZATION":
                 mat = e.event_specific_data.materialization
@@ -72,7 +71,9 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
         print(f"   ok in {time.monotonic() - t0:.1f}s", flush=True)
 
     jobs = ("main", "experiments") if experiments else ("main",)
-    parallel = max(1, min(parallel or int(os.environ.get("SRL_PARALLEL_SPECIES", "2")), len(targets)))
+    from .local_instance import max_concurrent_jobs
+
+    parallel = max(1, min(parallel or int(os.environ.get("SRL_PARALLEL_SPECIES") or max_concurrent_jobs()), len(targets)))
     print(f"== {len(targets)} species x jobs {', '.join(jobs)}; {parallel} jobs at a time", flush=True)
     failures = 0
     if parallel == 1:
@@ -105,8 +106,8 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
                         pending[pool.submit(_run_job, s, jobs[i + 1])] = (s, i + 1)
 
     if experiments:
-        report = defs.resolve_job_def("report").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=CONSOLE_INFO)
+        report = execute_job_run(instance, "report", tags={"trigger": "srl-pipeline main"},
+                                 run_config=console_config("report"))
         if report.success:
             from ..core.catalogue import table_columns
             from ..evaluation.report import collect_results, results_table, verdict
@@ -139,14 +140,14 @@ def _single_threaded() -> None:
 
 def _run_job(species: str, name: str) -> tuple[bool, str]:
     """Run one job for one species on the persistent instance; (success, printable summary)."""
-    from ..definitions import defs
+    from . import quiet_console
 
+    quiet_console(False)  # a spawned worker starts with Python's default warning filters ($SRL_VERBOSE is inherited)
     instance = _instance()
     print(f"-- {species} / {name}: started", flush=True)
     t0 = time.monotonic()
-    result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, partition_key=species, raise_on_error=False, tags={"trigger": "srl-pipeline main"},
-        run_config=CONSOLE_INFO)
+    result = execute_job_run(instance, name, partition_key=species, run_config=console_config(species),
+                             tags={"trigger": "srl-pipeline main", "species": species})
     mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     failed = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks

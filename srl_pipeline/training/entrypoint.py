@@ -35,6 +35,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..core.console import quiet_third_party
 from .job_spec import TrainingJobSpec
 
 # report_to is "none": don't pay ~1.5 s importing mlflow through trl's profiling module.
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Run (or resume) one training job from a job spec.")
     parser.add_argument("--spec", required=True, type=Path, help="path of the TrainingJobSpec JSON")
     args = parser.parse_args(argv)
+    quiet_third_party()  # no library deprecation warnings or weight-loading bars unless $SRL_VERBOSE
     if not args.spec.is_file():
         print(f"error: no job spec at {args.spec}", file=sys.stderr)
         return EXIT_BAD_SPEC

@@ -48,6 +48,8 @@ def test_dagster_yaml_instance_on_postgres_materialises_an_asset(fresh_database,
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+        assert instance.run_launcher.supports_check_run_worker_health
         runner = Runner(make_resources(game_root, tmp_path / "artifacts"))
         runner.instance = instance
         result = runner.run("lich")

@@ -56,6 +56,9 @@ def test_srl_adapter_trains_through_pipes_and_reports_back(trained):
     mat = runner.instance.get_latest_materialization_event(dg.AssetKey("srl_adapter")).asset_materialization
     assert mat.partition == "zombie"
     assert mat.metadata["global_step"].value == 2 and "curves" in mat.metadata
+    for curve in ("reward curve", "KL curve"):  # short enough for the UI to draw on the page
+        text = mat.metadata[curve].value
+        assert text.startswith("![") and "data:image/svg+xml;base64," in text and len(text) < 1000
     checks = check_results(result)
     for name in ("srl_training_finite", "srl_kl_bounded", "srl_adapter_loads"):
         assert checks[name] is True, (name, checks)
@@ -110,6 +113,11 @@ def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_spl
     assert evaluation["models"]["base"]["kl_to_base"] == 0.0
     mat = runner.instance.get_latest_materialization_event(dg.AssetKey("model_evaluation")).asset_materialization
     assert "comparison" in mat.metadata and "table" in mat.metadata and "weakness" in mat.metadata
+    assert len(mat.metadata["comparison (greedy success)"].value) < 1000   # inline, not behind a click
+    table = mat.metadata["models"].value
+    rows = {r.data["model"]: r.data for r in table.records}
+    assert list(rows) == ["Random legal", "Base", "SRL", "SRL→RLVR", "Solver"]   # the catalogue's table order
+    assert rows["Base"]["success greedy (%)"] == round(100 * evaluation["models"]["base"]["success_greedy"], 1)
 
 
 def test_experiments_and_the_report_stay_off_the_production_path(trained):
@@ -123,6 +131,11 @@ def test_experiments_and_the_report_stay_off_the_production_path(trained):
     for label in ("Base", "SFT", "RLVR-only", "SRL", "SRL→RLVR", "| zombie |", "| average |"):
         assert label in text
     assert (artifacts / "report" / "zombie.png").is_file() and (artifacts / "report" / "average.png").is_file()
+    mat = runner.instance.get_latest_materialization_event(dg.AssetKey("experiment_report")).asset_materialization
+    table = mat.metadata["success greedy (%)"].value   # the report's table itself, on the asset's page
+    assert [r.data["species"] for r in table.records] == ["zombie"]   # one species: no "average" row repeating it
+    assert {c.name for c in table.schema.columns} >= {"species", "Base (%)", "SFT (%)", "SRL (%)"}
+    assert "wins" in mat.metadata["verdict"].value
     for job in ("main", "rules_refresh"):  # schedules and sensors run these: no experiments in them
         keys = {k.to_user_string() for k in runner.defs.resolve_job_def(job).asset_layer.selected_asset_keys}
         assert not keys & {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation", "experiment_report"}

@@ -14,6 +14,7 @@ from ..partitions import species_partitions
 from ..training.resources import TrainingSettings
 from .resources import EvaluationSettings
 from ..shared import lore_from_artifact, species_key
+from ..ui_metadata import comparison_bars, models_table
 
 PRODUCTION_MODELS = {m.name: m.adapter_asset for m in catalogue.production_models()}
 EXPERIMENT_MODELS = {m.name: m.adapter_asset for m in catalogue.experiment_models()}
@@ -61,6 +62,8 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
     table = "\n\n".join(results_table({species: results}, order, metric) for metric in SHOWN)
     png = base64.b64encode(comparison_plot(results, order, title=f"{species}: held-out test split")).decode()
     metadata = {
+        "comparison (greedy success)": comparison_bars(results, order),
+        "models": models_table(results, order),
         "test_tasks": len(tasks),
         "handwritten_tasks": artifact["handwritten_tasks"],
         **{f"{name}/{metric}": results[name][metric] for name in order for metric in SHOWN

@@ -3,6 +3,7 @@ evaluation on the same held-out split, and the paper-style report over every spe
 
 import dagster as dg
 
+from ...core.catalogue import table_columns
 from ...core.hashing import content_hash
 from ...evaluation.report import write_report
 from ..evaluation.assets import EXPERIMENT_MODELS, evaluate_species
@@ -12,6 +13,7 @@ from ..partitions import species_partitions
 from ..training.assets import train_adapter
 from ..training.backends import TrainingBackend
 from ..training.resources import TrainingSettings
+from ..ui_metadata import species_table
 
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
@@ -44,9 +46,15 @@ def experiment_report(context: dg.AssetExecutionContext, training: TrainingSetti
     """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
     over every species evaluated so far, with the plots, written to artifacts/report/."""
     report = write_report(training.layout().root)
+    results = report["results"]
+    models = [m for m in table_columns() if any(m in r for r in results.values())]
     return dg.MaterializeResult(
-        data_version=dg.DataVersion(content_hash(report["results"])[:16]),
-        metadata={"species": len(report["results"]), "report": dg.MetadataValue.path(str(report["path"])),
+        data_version=dg.DataVersion(content_hash(results)[:16]),
+        metadata={"verdict": dg.MetadataValue.text(report["verdict"]),
+                  "success greedy (%)": species_table(results, models, "success_greedy"),
+                  "success avg@k (%)": species_table(results, models, "success_avg_k"),
+                  "hand-written encounters, greedy (%)": species_table(results, models, "handwritten_success_greedy"),
+                  "species": len(results), "report": dg.MetadataValue.path(str(report["path"])),
                   "table": dg.MetadataValue.md(report["table"])})
 
 

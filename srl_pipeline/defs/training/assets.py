@@ -15,6 +15,7 @@ from ..collaboration.resources import CollaborationResource
 from ..game.resources import GameDataResource
 from ..partitions import species_partitions
 from ..shared import species_key
+from ..ui_metadata import curve_metadata
 from .backends import TrainingBackend
 from .resources import TrainingSettings
 
@@ -94,8 +95,8 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     summary = {k: readable(v) for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version),
-        metadata={**(result.metadata or {}), "adapter": dg.MetadataValue.path(str(final)), **summary,
-                  **_curves(metrics)})
+        metadata={**curve_metadata(metrics, training.kl_bound), **(result.metadata or {}),
+                  "adapter": dg.MetadataValue.path(str(final)), **summary, **_curves(metrics)})
 
 
 def publish_paths(staged: Path, final: Path) -> dict:
@@ -141,7 +142,8 @@ def rlvr_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, 
 
 
 def _curves(metrics: dict) -> dict:
-    """Reward and KL curves as an embedded PNG (drawn by evaluation.plots.training_curves)."""
+    """Reward and KL curves as an embedded PNG (drawn by evaluation.plots.training_curves): the
+    detailed view behind "[Show Markdown]"; the inline sparklines come first (ui_metadata)."""
     import base64
 
     from ...evaluation.plots import training_curves

@@ -15,6 +15,9 @@ class LocalTrainingBackend(TrainingBackend):
 
     python: str = sys.executable
     env: dict[str, str] = {}
+    # Training jobs at once on this machine; the local instance's pools and run queue use it
+    # (srl_pipeline/cli/local_instance.py), the asset code does not.
+    max_concurrent_jobs: int = 2
 
     def run(self, context: dg.AssetExecutionContext, spec: TrainingJobSpec) -> dg.MaterializeResult:
         spec_path = spec.save(Path(spec.output_dir) / "job_spec.json")  # promoted with the adapter: provenance

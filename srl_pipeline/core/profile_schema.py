@@ -132,6 +132,7 @@ class TrainingBackendSection(Strict):
     kind: Literal["local", "sagemaker"] = "local"
     python: Optional[Path] = None
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], text(4096)] = {}
+    max_concurrent_jobs: Annotated[int, Field(ge=1, le=64)] = 2
 
 
 class ProfileSchema(Strict):

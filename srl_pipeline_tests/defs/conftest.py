@@ -36,9 +36,9 @@ def make_resources(game_root: Path, artifacts: Path, **game_overrides) -> dict:
 class Runner:
     """Runs the main job for one species on an ephemeral instance and summarises the run."""
 
-    def __init__(self, resources: dict):
+    def __init__(self, resources: dict, instance: dg.DagsterInstance | None = None):
         self.defs = build_definitions(resources=resources)
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.instance = instance or dg.DagsterInstance.ephemeral()
 
     def run(self, species: str, job: str = "data") -> dg.ExecuteInProcessResult:
         if species not in self.instance.get_dynamic_partitions(species_partitions.name):

@@ -23,7 +23,9 @@ def trained(tmp_path_factory):
 
     game = tmp / "game"
     shutil.copytree(GAME_SRC, game)
-    runner = Runner(make_resources(game, tmp / "artifacts"))
+    home = tmp / "dagster_home"   # on disk, so the browser check's webserver reads the same runs
+    home.mkdir()
+    runner = Runner(make_resources(game, tmp / "artifacts"), dg.DagsterInstance.local_temp(str(home)))
     base = runner.defs.resolve_job_def("build_base_models").execute_in_process(instance=runner.instance, raise_on_error=False)
     result = runner.run("zombie", job="main")
     experiments = runner.run("zombie", job="experiments")

@@ -152,7 +152,8 @@ def test_an_adapters_version_follows_its_files_and_its_provenance_names_where_it
         folder.mkdir()
         (folder / "adapter_model.safetensors").write_bytes(weights)
         (folder / "adapter_config.json").write_text('{"r": 8}')
-        atomic_write_json(folder / "metrics.json", {"adapter_dir": str(folder), "train_seconds": 1.5})
+        atomic_write_json(folder / "metrics.json", {"adapter_dir": str(folder), "train_seconds": 1.5,
+                                                      "summary": {"adapter_dir": str(folder)}})
         atomic_write_json(folder / "job_spec.json", {"output_dir": str(folder)})
         return folder
 
@@ -161,4 +162,5 @@ def test_an_adapters_version_follows_its_files_and_its_provenance_names_where_it
     final = tmp_path / "srl_adapter" / "zombie"
     assert publish_paths(a, final)["adapter_dir"] == str(final)
     assert read_json(a / "metrics.json")["adapter_dir"] == str(final)
+    assert read_json(a / "metrics.json")["summary"]["adapter_dir"] == str(final)   # the UI metadata's source
     assert read_json(a / "job_spec.json")["output_dir"] == str(final)

@@ -104,6 +104,8 @@ def publish_paths(staged: Path, final: Path) -> dict:
     folder it was written to; returns the metrics."""
     metrics = read_json(staged / "metrics.json")
     metrics["adapter_dir"] = str(final)
+    if isinstance(metrics.get("summary"), dict) and "adapter_dir" in metrics["summary"]:
+        metrics["summary"]["adapter_dir"] = str(final)   # the UI's metadata is drawn from the summary
     atomic_write_json(staged / "metrics.json", metrics)
     spec_path = staged / "job_spec.json"
     if spec_path.is_file():

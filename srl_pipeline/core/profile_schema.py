@@ -128,11 +128,46 @@ class EvaluationSection(Strict):
     encounters_dir: Path = "configs/eval"
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+Usd = Annotated[float, Field(ge=0.0, le=1e7)]
+Seconds8h = Annotated[int, Field(ge=1, le=8 * 3600)]   # the project's hard cap per SageMaker job
+
+
+class SageMakerTierSection(Strict):
+    """One tier's SageMaker job (training_backend.sagemaker.tiers.<tier>)."""
+
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+    instance_count: Annotated[int, Field(ge=1, le=64)] = 1
+    spot: bool = False
+    max_runtime_s: Seconds8h = 8 * 3600
+    max_wait_s: Optional[Annotated[int, Field(ge=1, le=7 * 24 * 3600)]] = None
+    volume_size_gb: Annotated[int, Field(ge=1, le=16_384)] = 100
+    usd_per_instance_hour: Usd = 0.0
+    budget_usd: Optional[Usd] = None
+    image_uri: Optional[text(512, 1)] = None
+
+
+class SageMakerSection(Strict):
+    """The SageMaker backend (training_backend.sagemaker); the role ARN and the default image come
+    from $SRL_SAGEMAKER_ROLE_ARN and $SRL_SAGEMAKER_IMAGE_URI."""
+
+    s3_uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_./-]*)?$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    tiers: dict[Tier, SageMakerTierSection] = {}
+    entrypoint: Annotated[list[text(256, 1)], Field(min_length=1, max_length=16)] = [
+        "python", "-m", "srl_pipeline.training.entrypoint"]
+    env: dict[EnvName, text(512)] = {}
+    poll_interval_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 30.0
+    message_interval_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 10.0
+    endpoint_url: Optional[text(1024, 1)] = None
+
+
 class TrainingBackendSection(Strict):
     kind: Literal["local", "sagemaker"] = "local"
     python: Optional[Path] = None
-    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], text(4096)] = {}
+    env: dict[EnvName, text(4096)] = {}
     max_concurrent_jobs: Annotated[int, Field(ge=1, le=64)] = 2
+    sagemaker: Optional[SageMakerSection] = None
 
 
 class ProfileSchema(Strict):

@@ -138,10 +138,13 @@ def run_job(spec: TrainingJobSpec, reporter: Any) -> dict[str, Any]:
 
 
 def _main(spec_path: Path, reporter: Any) -> int:
+    from .container import in_container, resolve_for_container
     from .job_runner import STATUS_COMPLETED, STATUS_KL_BOUND, TimeLimitReached
 
     try:
         spec = TrainingJobSpec.load(spec_path)
+        if in_container(os.environ):  # SageMaker: the inputs are the job's channels, the outputs /opt/ml
+            spec = resolve_for_container(spec, os.environ)
     except (OSError, ValueError, TypeError) as exc:
         reporter.error(f"bad job spec {spec_path}: {exc}")
         print(f"error: bad job spec {spec_path}: {exc}", file=sys.stderr)
@@ -170,6 +173,22 @@ def _main(spec_path: Path, reporter: Any) -> int:
     return EXIT_OK
 
 
+def _pipes_transport() -> dict[str, Any]:
+    """The context loader and message writer the launcher asked for: S3 when the bootstrap
+    parameters name a bucket (the SageMaker backend), the defaults (file / stdio) otherwise."""
+    from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, decode_param
+
+    params = decode_param(os.environ[DAGSTER_PIPES_CONTEXT_ENV_VAR]) if os.environ.get(DAGSTER_PIPES_CONTEXT_ENV_VAR) else {}
+    if "bucket" not in params:
+        return {}
+    import boto3
+    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter
+
+    s3 = boto3.client("s3")
+    interval = float(os.environ.get("SRL_PIPES_UPLOAD_INTERVAL_S", "10"))
+    return {"context_loader": PipesS3ContextLoader(client=s3), "message_writer": PipesS3MessageWriter(client=s3, interval=interval)}
+
+
 def _is_pipes_process() -> bool:
     try:
         from dagster_pipes import PipesEnvVarParamsLoader
@@ -181,16 +200,23 @@ def _is_pipes_process() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m srl_pipeline.training.entrypoint",
                                      description="Run (or resume) one training job from a job spec.")
-    parser.add_argument("--spec", required=True, type=Path, help="path of the TrainingJobSpec JSON")
+    parser.add_argument("--spec", type=Path, default=None,
+                        help="path of the TrainingJobSpec JSON (in a SageMaker container: $SM_CHANNEL_SPEC/job_spec.json)")
     args = parser.parse_args(argv)
     quiet_third_party()  # no library deprecation warnings or weight-loading bars unless $SRL_VERBOSE
+    if args.spec is None:
+        from .container import default_spec_path
+
+        args.spec = default_spec_path(os.environ)
+        if args.spec is None:
+            parser.error("--spec is required outside a SageMaker container")
     if not args.spec.is_file():
         print(f"error: no job spec at {args.spec}", file=sys.stderr)
         return EXIT_BAD_SPEC
     if _is_pipes_process():
         from dagster_pipes import open_dagster_pipes
 
-        with open_dagster_pipes() as pipes:
+        with open_dagster_pipes(**_pipes_transport()) as pipes:
             return _main(args.spec, PipesReporter(pipes))
     return _main(args.spec, JsonLinesReporter())
 

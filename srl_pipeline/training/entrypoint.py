@@ -184,9 +184,22 @@ def _pipes_transport() -> dict[str, Any]:
     import boto3
     from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter
 
+    class ContinuingS3MessageWriter(PipesS3MessageWriter):
+        """dagster-pipes' S3 writer, numbering its chunks after those already there: a container
+        restarted in the same job (a spot interruption) has the same message prefix, and the
+        launcher's reader is waiting for the next chunk number, not for chunk 1 again."""
+
+        def make_channel(self, params):
+            channel = super().make_channel(params)
+            prefix = params.get("key_prefix")
+            listed = s3.list_objects_v2(Bucket=params["bucket"], Prefix=f"{prefix}/" if prefix else "")
+            channel._counter = 1 + sum(1 for o in listed.get("Contents", []) if o["Key"].endswith(".json"))
+            return channel
+
     s3 = boto3.client("s3")
     interval = float(os.environ.get("SRL_PIPES_UPLOAD_INTERVAL_S", "10"))
-    return {"context_loader": PipesS3ContextLoader(client=s3), "message_writer": PipesS3MessageWriter(client=s3, interval=interval)}
+    return {"context_loader": PipesS3ContextLoader(client=s3),
+            "message_writer": ContinuingS3MessageWriter(client=s3, interval=interval)}
 
 
 def _is_pipes_process() -> bool:

@@ -17,6 +17,7 @@ downloads ``model.tar.gz`` into the spec's output folder and publishes the adapt
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import tempfile
 import time
@@ -68,6 +69,26 @@ class _JobMessageReader(PipesS3MessageReader):
         return params()
 
 
+class _JobContextInjector(PipesS3ContextInjector):
+    """dagster-aws's S3 context injector at a fixed key per training job, kept after the session:
+    a container that SageMaker restarts (spot) reloads its context from the key in its
+    Environment, and a retry that attaches to the job rewrites that key with the new run's context."""
+
+    def __init__(self, *, key: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.key = key
+
+    def inject_context(self, context):  # noqa: D102 - same contract as the parent, fixed key
+        from contextlib import contextmanager
+
+        @contextmanager
+        def injected():
+            self.client.put_object(Body=json.dumps(context).encode("utf-8"), Bucket=self.bucket, Key=self.key)
+            yield {"bucket": self.bucket, "key": self.key}
+
+        return injected()
+
+
 class PipesSageMakerClient(dg.PipesClient, TreatAsResourceParam):
     """Runs a SageMaker training job with the Pipes protocol (context and messages through S3)."""
 
@@ -98,7 +119,7 @@ class PipesSageMakerClient(dg.PipesClient, TreatAsResourceParam):
         name = params["TrainingJobName"]
         reader = _JobMessageReader(bucket=self.bucket, client=self.s3, interval=self.message_interval_s,
                                    key_prefix=self._prefix(name, "messages"))
-        injector = PipesS3ContextInjector(bucket=self.bucket, client=self.s3, key_prefix=self._prefix(name, "context") + "/")
+        injector = _JobContextInjector(bucket=self.bucket, client=self.s3, key=self._prefix(name, "context.json"))
         with dg.open_pipes_session(context=context, context_injector=injector, message_reader=reader,
                                    extras=extras) as session:
             if create:

@@ -150,6 +150,9 @@ def test_a_spot_interruption_resumes_from_the_checkpoints_on_s3(setup):
     assert emulated.starts == 2 and emulated.exit_codes[0] == -9 and emulated.exit_codes[-1] == 0
     metrics = json.loads((setup.artifacts / "srl_adapter" / SPECIES / "metrics.json").read_text())
     assert metrics["resumed_from"] == [1] and metrics["global_step"] == 2 and metrics["status"] == "completed"
+    # the restarted container's messages continue the first one's on S3: its materialisation arrived
+    md = setup.latest("srl_adapter").metadata
+    assert md["training_job"].value == name and md["resumed_from"].value == [1]
 
 
 def test_terminating_the_run_stops_the_training_job(setup, monkeypatch):
@@ -161,6 +164,8 @@ def test_terminating_the_run_stops_the_training_job(setup, monkeypatch):
         raise DagsterExecutionInterruptedError("the run was terminated")
 
     monkeypatch.setattr(PipesSageMakerClient, "_sleep", interrupted)
+    # the job never ran, so no Pipes "closed" message comes: don't wait Dagster's 10 s for one
+    monkeypatch.setattr("dagster._core.pipes.utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 0)
     before = len(setup.emulator.created)
     result = setup.run(with_training(setup.sagemaker, seed=6), SRL_ONLY)
     assert not result.success

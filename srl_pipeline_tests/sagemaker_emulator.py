@@ -100,6 +100,7 @@ class SageMakerEmulator:
         self.spot_discount = spot_discount
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sagemaker-emulator-"))
         self.interrupt_after_checkpoint: int | None = None
+        self.interrupt_jobs_starting_with = ""   # which jobs the spot interruption hits ("": every job)
         self.hold = threading.Event()       # cleared: jobs wait InProgress until released (termination test)
         self.hold.set()
         self.created: list[str] = []
@@ -269,6 +270,8 @@ class SageMakerEmulator:
                                                 cwd=str(root))
             interrupted = False
             target = self.interrupt_after_checkpoint
+            if not job.training_job_name.startswith(self.interrupt_jobs_starting_with):
+                target = None
             ckpt_dir = Path(env.get("SRL_CHECKPOINT_DIR", str(root / "opt/ml/checkpoints")))
             while emulated.process.poll() is None:
                 if target is not None and emulated.starts == 1 and (ckpt_dir / f"ckpt-{target}" / "COMPLETE").is_file():

@@ -22,8 +22,12 @@ from srl_pipeline_tests.defs.conftest import GAME_SRC, failure_messages, make_re
 from srl_pipeline_tests.sagemaker_emulator import LOG_GROUP, REGION, ROLE_ARN
 
 SPECIES = "zombie"
-TRAIN = dg.define_asset_job("train", selection=["srl_adapter", "rlvr_adapter"], partitions_def=species_partitions)
-SRL_ONLY = dg.define_asset_job("srl_only", selection=["srl_adapter"], partitions_def=species_partitions)
+# The adapters' own checks are tested with the local backend (test_training_assets.py); here they
+# would only load the adapters again. The blocking-check test keeps srl_dataset's checks.
+TRAIN = dg.define_asset_job("train", selection=dg.AssetSelection.assets("srl_adapter", "rlvr_adapter").without_checks(),
+                            partitions_def=species_partitions)
+SRL_ONLY = dg.define_asset_job("srl_only", selection=dg.AssetSelection.assets("srl_adapter").without_checks(),
+                               partitions_def=species_partitions)
 DATA_THEN_SRL = dg.define_asset_job("data_then_srl", selection=["srl_dataset", "srl_adapter"],
                                     partitions_def=species_partitions)
 
@@ -77,7 +81,12 @@ def setup(tmp_path_factory, aws):
     local = s.run(s.local)
     assert local.success, failure_messages(local)
     s.local_hashes = {a: s.adapter_hash(a) for a in ("srl_adapter", "rlvr_adapter")}
-    s.result = s.run(s.sagemaker)
+    # The SRL job is spot-interrupted once checkpoint 1 is complete, and restarts from S3.
+    aws.interrupt_after_checkpoint, aws.interrupt_jobs_starting_with = 1, "srl-srl-"
+    try:
+        s.result = s.run(s.sagemaker)
+    finally:
+        aws.interrupt_after_checkpoint, aws.interrupt_jobs_starting_with = None, ""
     return s
 
 
@@ -139,20 +148,18 @@ def test_a_retry_attaches_to_the_job_instead_of_launching_a_duplicate(setup):
 
 
 def test_a_spot_interruption_resumes_from_the_checkpoints_on_s3(setup):
-    setup.emulator.interrupt_after_checkpoint = 1
-    try:
-        result = setup.run(with_training(setup.sagemaker, seed=5), SRL_ONLY)
-    finally:
-        setup.emulator.interrupt_after_checkpoint = None
-    assert result.success, failure_messages(result)
-    name = setup.emulator.created[-1]
-    emulated = setup.emulator.jobs[name]
-    assert emulated.starts == 2 and emulated.exit_codes[0] == -9 and emulated.exit_codes[-1] == 0
+    """The fixture's SageMaker run was interrupted midway (and still equals the local run, above)."""
+    srl_job = next(n for n in setup.emulator.created if n.startswith("srl-srl-zombie-"))
+    emulated = setup.emulator.jobs[srl_job]
+    assert emulated.starts == 2 and emulated.exit_codes == [-9, 0]
     metrics = json.loads((setup.artifacts / "srl_adapter" / SPECIES / "metrics.json").read_text())
     assert metrics["resumed_from"] == [1] and metrics["global_step"] == 2 and metrics["status"] == "completed"
     # the restarted container's messages continue the first one's on S3: its materialisation arrived
     md = setup.latest("srl_adapter").metadata
-    assert md["training_job"].value == name and md["resumed_from"].value == [1]
+    assert md["training_job"].value == srl_job and md["resumed_from"].value == [1]
+    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=setup.emulator.endpoint)
+    statuses = [t["Status"] for t in sagemaker.describe_training_job(TrainingJobName=srl_job)["SecondaryStatusTransitions"]]
+    assert statuses.index("Interrupted") < statuses.index("Restarting") < statuses.index("Completed")
 
 
 def test_terminating_the_run_stops_the_training_job(setup, monkeypatch):

@@ -6,17 +6,18 @@ from __future__ import annotations
 import pytest
 
 from srl_pipeline.core.profile_schema import (
-    CollaborationSection, EvaluationSection, GameSection, QualitySection, RoleSection, ScenariosSection,
-    TrainingBackendSection, TrainingSection, TrajectoriesSection,
+    CollaborationSection, EvaluationSection, GameSection, QualitySection, RoleSection, SageMakerSection,
+    SageMakerTierSection, ScenariosSection, TrainingBackendSection, TrainingSection, TrajectoriesSection,
 )
 from srl_pipeline.defs.collaboration.resources import CollaborationResource, DatasetSettings, RoleConfig
 from srl_pipeline.defs.evaluation.resources import EvaluationSettings
 from srl_pipeline.defs.game.resources import GameDataResource, QualitySettings, ScenarioSettings
 from srl_pipeline.defs.training.backends.local import LocalTrainingBackend
+from srl_pipeline.defs.training.backends.sagemaker import SageMakerTier, SageMakerTrainingBackend
 from srl_pipeline.defs.training.resources import TrainingSettings
 
 # keys the Dagster layer fills itself (secrets from the environment, paths it derives)
-FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir"}
+FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir", "role_arn", "image_uri"}
 
 
 @pytest.mark.parametrize("section, resource, extra", [
@@ -28,7 +29,11 @@ FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir"}
     (TrajectoriesSection, DatasetSettings, set()),
     (TrainingSection, TrainingSettings, set()),
     (EvaluationSection, EvaluationSettings, set()),
-    (TrainingBackendSection, LocalTrainingBackend, {"kind"}),
+    (TrainingBackendSection, LocalTrainingBackend, {"kind", "sagemaker"}),
+    # training_backend.sagemaker; max_concurrent_jobs is the section's shared key
+    (SageMakerSection, SageMakerTrainingBackend, set()),
+    (SageMakerTierSection, SageMakerTier, {"image_uri"}),
 ], ids=lambda x: getattr(x, "__name__", ""))
 def test_schema_section_keys_are_the_resource_fields(section, resource, extra):
-    assert set(section.model_fields) == set(resource.model_fields) - FROM_ENVIRONMENT | extra
+    shared = {"max_concurrent_jobs"} if resource is SageMakerTrainingBackend else set()
+    assert set(section.model_fields) == set(resource.model_fields) - FROM_ENVIRONMENT - shared | extra

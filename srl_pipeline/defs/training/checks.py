@@ -17,6 +17,8 @@ from ..check_results import check_result
 from ..partitions import species_partitions
 from .resources import TrainingSettings
 
+COST_FILE = "cost.json"   # written beside the adapter by the SageMaker backend (backends/sagemaker.py)
+
 
 def _metrics(training: TrainingSettings, asset: str, species: str) -> dict:
     path = training.layout().adapter(asset, species) / "metrics.json"
@@ -31,6 +33,20 @@ def _gain_severity(result: dg.AssetCheckResult, training: TrainingSettings) -> d
         return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={**result.metadata, "result": f"{text}{note}"})
     return result
+
+
+def cost_check_result(path: Path) -> dg.AssetCheckResult:
+    """The cost check's verdict from the ``cost.json`` beside an adapter (none: the local backend)."""
+    if not path.is_file():
+        return check_result(True, "trained on the local backend: no cloud cost")
+    cost = json.loads(path.read_text(encoding="utf-8"))
+    budget = cost.get("budget_usd")
+    ok = not cost.get("over_budget")
+    result = check_result(ok, f"${cost['cost_usd']:.2f} for {cost['billable_seconds']} billable s "
+                              f"({cost['instance_count']} x {cost['instance_type']}, spot savings "
+                              f"{cost['spot_savings_pct']}%), budget {'none' if budget is None else f'${budget:.2f}'}",
+                          cost_usd=float(cost["cost_usd"]), budget_usd=float(budget if budget is not None else -1.0))
+    return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata)
 
 
 def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
@@ -77,7 +93,14 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
         return check_result(out.shape[1] > ids.shape[1] and "adapter_config.json" in files,
                        f"loaded from {path}; files {files}")
 
-    return [training_finite, kl_bounded, adapter_loads] if kl else [training_finite, adapter_loads]
+    @dg.asset_check(partitions_def=species_partitions, asset=asset, blocking=False, name=f"{prefix}_cost_within_budget",
+                    description="A SageMaker job's actual cost (billable seconds x instances x the profile's price) "
+                                "stayed within its tier's per-job budget (WARN: the money is spent; the adapter is fine).")
+    def cost_within_budget(context: dg.AssetCheckExecutionContext, training: TrainingSettings) -> dg.AssetCheckResult:
+        return cost_check_result(training.layout().adapter(asset, context.partition_key) / COST_FILE)
+
+    checks = [training_finite, kl_bounded, adapter_loads] if kl else [training_finite, adapter_loads]
+    return [*checks, cost_within_budget]
 
 
 @dg.asset_check(partitions_def=species_partitions, asset="srl_adapter", blocking=True,

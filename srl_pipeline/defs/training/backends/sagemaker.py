@@ -34,10 +34,12 @@ from dagster_pipes import PipesBlobStoreMessageWriter
 from pydantic import Field
 
 from ....core.artifact_store import ArtifactStore
+from ....core.atomic import atomic_write_json
 from ....core.hashing import content_hash, file_sha256
 from ....training import sagemaker_job as sm
 from ....training.container import CHECKPOINT_ENV, SPEC_FILE
 from ....training.job_spec import TrainingJobSpec
+from ..checks import COST_FILE
 from . import TrainingBackend
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -257,9 +259,10 @@ class SageMakerTrainingBackend(TrainingBackend):
         description = client.sagemaker.describe_training_job(TrainingJobName=decision.name)
         self._download_model(description, Path(spec.output_dir))
         spec.save(Path(spec.output_dir) / SPEC_FILE)
+        cost = sm.actual_cost(description, settings)
+        atomic_write_json(Path(spec.output_dir) / COST_FILE, {**cost, "training_job": decision.name})  # the cost check's
         adapter_uri = self.store().publish_dir(Path(spec.output_dir), "adapters", spec.stage, spec.species,
                                                version=decision.name)
-        cost = sm.actual_cost(description, settings)
         if cost["over_budget"]:
             context.log.warning(f"{decision.name} cost ${cost['cost_usd']:.2f}, over its budget ${settings.budget_usd:.2f}")
         results = invocation.get_results()

@@ -138,6 +138,22 @@ def test_metrics_cost_and_artifacts_come_back_from_s3_and_cloudwatch(setup):
     assert streams["logStreams"]
 
 
+def test_the_cost_check_reads_the_jobs_cost_and_warns_over_budget(setup):
+    cost_file = setup.artifacts / "srl_adapter" / SPECIES / "cost.json"
+    cost = json.loads(cost_file.read_text())
+    assert cost["training_job"].startswith("srl-srl-zombie-") and cost["billable_seconds"] >= 1
+
+    from srl_pipeline.defs.training.checks import cost_check_result
+
+    assert cost_check_result(cost_file).passed
+    assert cost_check_result(cost_file.with_name("missing.json")).passed   # the local backend costs nothing
+    over_file = cost_file.with_name("over.json")
+    over_file.write_text(json.dumps({**cost, "cost_usd": 99.0, "over_budget": True}))
+    over = cost_check_result(over_file)
+    over_file.unlink()
+    assert not over.passed and over.severity == dg.AssetCheckSeverity.WARN and "$99.00" in over.metadata["result"].text
+
+
 def test_a_retry_attaches_to_the_job_instead_of_launching_a_duplicate(setup):
     before = list(setup.emulator.created)
     again = setup.run(setup.sagemaker, SRL_ONLY)

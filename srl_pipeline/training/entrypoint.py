@@ -1,8 +1,10 @@
 """The one training entrypoint: ``python -m srl_pipeline.training.entrypoint --spec spec.json``.
 
 The same command runs on a laptop (a subprocess launched through Dagster Pipes, the default) and
-inside a SageMaker training container (the spec written to an input channel, checkpoints in
-``/opt/ml/checkpoints`` synced to S3). It
+inside a SageMaker training container: there ``--spec`` defaults to ``$SM_CHANNEL_SPEC/job_spec.json``
+and the spec's paths are pointed at the job's channels, ``/opt/ml/model`` and ``/opt/ml/checkpoints``
+(synced to S3; see ``container.py``), and the Pipes context and messages go through S3 when the
+launcher's bootstrap parameters name a bucket. It
 
 1. loads the :class:`~.job_spec.TrainingJobSpec`,
 2. dispatches on ``stage`` (``srl``, ``rlvr``, ``sft``; ``distill`` fails with a clear message),

@@ -153,10 +153,10 @@ class PipesSageMakerClient(dg.PipesClient, TreatAsResourceParam):
         time.sleep(self.poll_interval_s)
 
     def _wait(self, context, name: str, reader: _JobMessageReader, session) -> dict[str, Any]:
-        """Poll DescribeTrainingJob until the job ends; log each secondary status once and start
-        tailing the job's CloudWatch stream when it appears."""
+        """Poll DescribeTrainingJob until the job ends; log each secondary status once and tail each
+        of the job's CloudWatch streams as it appears (a spot restart opens another)."""
         seen: set[tuple[str, str]] = set()
-        tailing = False
+        tailed: set[str] = set()
         while True:
             description = self.sagemaker.describe_training_job(TrainingJobName=name)
             for t in description.get("SecondaryStatusTransitions", []):
@@ -164,22 +164,24 @@ class PipesSageMakerClient(dg.PipesClient, TreatAsResourceParam):
                 if key not in seen:
                     seen.add(key)
                     context.log.info(f"{name}: {t.get('Status')}: {t.get('StatusMessage', '')}")
-            if self.logs is not None and not tailing:
-                tailing = self._tail_logs(name, reader, session)
+            if self.logs is not None:
+                self._tail_logs(name, reader, session, tailed)
             if description["TrainingJobStatus"] in sm.TERMINAL:
                 return description
             self._sleep()
 
-    def _tail_logs(self, name: str, reader: _JobMessageReader, session) -> bool:
+    def _tail_logs(self, name: str, reader: _JobMessageReader, session, tailed: set[str]) -> None:
         try:
             streams = self.logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")
-        except ClientError:
-            return False
+        except ClientError:   # no log group yet: the instance is not up
+            return
         for stream in streams.get("logStreams", []):
+            if stream["logStreamName"] in tailed:
+                continue
+            tailed.add(stream["logStreamName"])
             reader.add_log_reader(PipesCloudWatchLogReader(
                 client=self.logs, log_group=LOG_GROUP, log_stream=stream["logStreamName"],
                 start_time=int(session.created_at.timestamp() * 1000), debug_info=f"{name} container log"))
-        return bool(streams.get("logStreams"))
 
 
 class SageMakerTier(dg.Config):

@@ -72,6 +72,10 @@ class Setup:
         return self.instance.get_latest_materialization_event(dg.AssetKey(asset)).asset_materialization
 
 
+def _step_died(self):
+    raise RuntimeError("the step's process died")
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, aws):
     s = Setup(tmp_path_factory.mktemp("sagemaker"), aws)
@@ -81,21 +85,38 @@ def setup(tmp_path_factory, aws):
     local = s.run(s.local)
     assert local.success, failure_messages(local)
     s.local_hashes = {a: s.adapter_hash(a) for a in ("srl_adapter", "rlvr_adapter")}
-    # The SRL job is spot-interrupted once checkpoint 1 is complete, and restarts from S3.
+    # One SageMaker SRL job plays three things at once (each its own test below): the step that
+    # created it dies while the job waits for its instance; the retry attaches to the running job;
+    # the job is spot-interrupted once checkpoint 1 is complete and restarts from S3. Then RLVR.
     aws.interrupt_after_checkpoint, aws.interrupt_jobs_starting_with = 1, "srl-srl-"
+    aws.hold.clear()
     try:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(PipesSageMakerClient, "_sleep", _step_died)
+            m.setattr("dagster._core.pipes.utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 0)
+            s.died = s.run(s.sagemaker, SRL_ONLY)
+        s.created_before_retry = list(aws.created)
+        sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.endpoint)
+        s.status_before_retry = sagemaker.describe_training_job(TrainingJobName=aws.created[-1])["TrainingJobStatus"]
+        aws.hold.set()   # the instance comes up while the retry is on its way
         s.result = s.run(s.sagemaker)
+        s.created_after = list(aws.created)
     finally:
+        aws.hold.set()
         aws.interrupt_after_checkpoint, aws.interrupt_jobs_starting_with = None, ""
+    # what that run left, before later tests train other specs into the same folders
+    s.sagemaker_hashes = {a: s.adapter_hash(a) for a in s.local_hashes}
+    s.srl_metrics = json.loads((s.artifacts / "srl_adapter" / SPECIES / "metrics.json").read_text())
+    s.srl_metadata = s.latest("srl_adapter").metadata
     return s
 
 
 def test_both_adapters_train_on_sagemaker_and_equal_the_local_backends(setup):
     assert setup.result.success, failure_messages(setup.result)
     assert {"srl_adapter", "rlvr_adapter"} <= materialized(setup.result)
-    assert {a: setup.adapter_hash(a) for a in setup.local_hashes} == setup.local_hashes
-    assert len(setup.emulator.created) == 2
-    metrics = json.loads((setup.artifacts / "srl_adapter" / SPECIES / "metrics.json").read_text())
+    assert setup.sagemaker_hashes == setup.local_hashes
+    assert len(setup.created_after) == 2   # one SRL job (for two Dagster runs) and one RLVR job
+    metrics = setup.srl_metrics
     assert metrics["status"] == "completed" and metrics["global_step"] == 2
     assert metrics["adapter_dir"] == str(setup.artifacts / "srl_adapter" / SPECIES)   # not /opt/ml/model
 
@@ -120,7 +141,7 @@ def test_the_job_is_created_with_the_spec_channel_pipes_env_checkpoints_and_tier
 
 
 def test_metrics_cost_and_artifacts_come_back_from_s3_and_cloudwatch(setup):
-    md = setup.latest("srl_adapter").metadata
+    md = setup.srl_metadata
     # reported by the entrypoint inside the container through the Pipes S3 message channel
     assert md["global_step"].value == 2 and md["progress_messages"].value > 2
     assert md["training_job"].value.startswith("srl-srl-zombie-")
@@ -139,9 +160,9 @@ def test_metrics_cost_and_artifacts_come_back_from_s3_and_cloudwatch(setup):
 
 
 def test_the_cost_check_reads_the_jobs_cost_and_warns_over_budget(setup):
-    cost_file = setup.artifacts / "srl_adapter" / SPECIES / "cost.json"
+    cost_file = setup.artifacts / "rlvr_adapter" / SPECIES / "cost.json"   # no later test retrains RLVR
     cost = json.loads(cost_file.read_text())
-    assert cost["training_job"].startswith("srl-srl-zombie-") and cost["billable_seconds"] >= 1
+    assert cost["training_job"].startswith("srl-rlvr-zombie-") and cost["billable_seconds"] >= 1
 
     from srl_pipeline.defs.training.checks import cost_check_result
 
@@ -163,15 +184,25 @@ def test_a_retry_attaches_to_the_job_instead_of_launching_a_duplicate(setup):
     assert setup.latest("srl_adapter").metadata["global_step"].value == 2   # its messages, read again from S3
 
 
+def test_a_retry_after_the_step_died_attaches_to_the_running_job(setup):
+    """The first step died after CreateTrainingJob (no StopTrainingJob: nothing told it to stop);
+    the retry found the job InProgress and followed it to the end instead of launching another."""
+    assert not setup.died.success
+    (srl_job,) = [n for n in setup.created_before_retry if n.startswith("srl-srl-zombie-")]
+    assert setup.status_before_retry == "InProgress"
+    assert setup.created_after == [srl_job, *(n for n in setup.created_after if n.startswith("srl-rlvr-"))]
+    assert setup.srl_metadata["training_job"].value == srl_job   # its messages reached the retry's run
+
+
 def test_a_spot_interruption_resumes_from_the_checkpoints_on_s3(setup):
     """The fixture's SageMaker run was interrupted midway (and still equals the local run, above)."""
-    srl_job = next(n for n in setup.emulator.created if n.startswith("srl-srl-zombie-"))
+    srl_job = setup.created_before_retry[0]
     emulated = setup.emulator.jobs[srl_job]
     assert emulated.starts == 2 and emulated.exit_codes == [-9, 0]
-    metrics = json.loads((setup.artifacts / "srl_adapter" / SPECIES / "metrics.json").read_text())
+    metrics = setup.srl_metrics
     assert metrics["resumed_from"] == [1] and metrics["global_step"] == 2 and metrics["status"] == "completed"
     # the restarted container's messages continue the first one's on S3: its materialisation arrived
-    md = setup.latest("srl_adapter").metadata
+    md = setup.srl_metadata
     assert md["training_job"].value == srl_job and md["resumed_from"].value == [1]
     sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=setup.emulator.endpoint)
     statuses = [t["Status"] for t in sagemaker.describe_training_job(TrainingJobName=srl_job)["SecondaryStatusTransitions"]]

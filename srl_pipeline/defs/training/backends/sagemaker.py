@@ -29,7 +29,9 @@ import dagster as dg
 from botocore.exceptions import ClientError
 from dagster._core.definitions.resource_annotation import TreatAsResourceParam
 from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster._core.pipes.utils import forward_only_logs_to_file
 from dagster_aws.pipes import PipesCloudWatchLogReader, PipesS3ContextInjector, PipesS3MessageReader
+from dagster_aws.pipes.message_readers import get_log_events
 from dagster_pipes import PipesBlobStoreMessageWriter
 from pydantic import Field
 
@@ -69,6 +71,33 @@ class _JobMessageReader(PipesS3MessageReader):
                    PipesBlobStoreMessageWriter.INCLUDE_STDIO_IN_MESSAGES_KEY: False}
 
         return params()
+
+
+class _CloudWatchLogTail(PipesCloudWatchLogReader):
+    """dagster-aws's CloudWatch log reader, polling every ``interval`` seconds: its upstream tail
+    asks GetLogEvents again at once when a stream has nothing new (throttled on AWS) and only
+    looks at the session between batches of events, so a quiet stream kept its thread alive."""
+
+    def __init__(self, *, interval: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.interval = interval
+
+    def _start(self, params, is_session_closed) -> None:
+        request: dict[str, Any] = {"logGroupName": self.log_group, "logStreamName": self.log_stream,
+                                   "startFromHead": True}
+        if self.start_time is not None:
+            request["startTime"] = self.start_time
+        while True:
+            closed = is_session_closed.is_set()
+            response = get_log_events(client=self.client, max_retries=self.max_retries, **request)
+            for event in response.get("events", []):
+                for line in event.get("message", "").splitlines():
+                    if line:
+                        forward_only_logs_to_file(line, self.target_stream)
+            request["nextToken"] = response["nextForwardToken"]
+            if closed and not response.get("events"):
+                return   # drained after the session closed
+            is_session_closed.wait(self.interval)
 
 
 class _JobContextInjector(PipesS3ContextInjector):
@@ -179,8 +208,8 @@ class PipesSageMakerClient(dg.PipesClient, TreatAsResourceParam):
             if stream["logStreamName"] in tailed:
                 continue
             tailed.add(stream["logStreamName"])
-            reader.add_log_reader(PipesCloudWatchLogReader(
-                client=self.logs, log_group=LOG_GROUP, log_stream=stream["logStreamName"],
+            reader.add_log_reader(_CloudWatchLogTail(
+                interval=self.message_interval_s, client=self.logs, log_group=LOG_GROUP, log_stream=stream["logStreamName"],
                 start_time=int(session.created_at.timestamp() * 1000), debug_info=f"{name} container log"))
 
 

@@ -38,7 +38,7 @@ def sagemaker_backend(endpoint: str, **tier) -> SageMakerTrainingBackend:
     settings.update(tier)
     return SageMakerTrainingBackend(
         s3_uri="s3://srl-test/training", region=REGION, role_arn=ROLE_ARN, image_uri="srl-pipeline-train:test",
-        endpoint_url=endpoint, poll_interval_s=0.1, message_interval_s=0.2,
+        endpoint_url=endpoint, poll_interval_s=0.1, message_interval_s=3.0,
         tiers={"bronze": SageMakerTier(**settings)})
 
 

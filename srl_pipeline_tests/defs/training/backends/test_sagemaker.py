@@ -253,3 +253,22 @@ def test_no_training_job_is_created_on_data_that_failed_a_blocking_check(setup):
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks.get("srl_dataset_splits") is False or "srl_dataset" not in materialized(result)
     assert setup.emulator.created == before
+
+
+def test_the_container_log_is_tailed_from_cloudwatch_and_the_tail_ends_with_the_session(aws):
+    import io
+    import threading
+
+    from srl_pipeline.defs.training.backends.sagemaker import _CloudWatchLogTail
+
+    logs = boto3.client("logs", region_name=REGION, endpoint_url=aws.endpoint)
+    aws._ship_logs("tail-test/algo-1-1", "step 1/2 reward=0.1\nstep 2/2 reward=0.2\n")
+    out, closed = io.StringIO(), threading.Event()
+    tail = _CloudWatchLogTail(interval=0.05, client=logs, log_group=LOG_GROUP, log_stream="tail-test/algo-1-1",
+                              target_stream=out)
+    assert tail.target_is_readable({})
+    tail.start({}, closed)
+    closed.set()
+    tail.thread.join(timeout=30)
+    assert not tail.is_running()   # a quiet stream does not keep its thread alive
+    assert out.getvalue().splitlines() == ["step 1/2 reward=0.1", "step 2/2 reward=0.2"]

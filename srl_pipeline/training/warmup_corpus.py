@@ -24,7 +24,7 @@ deterministically for a seed, and holds two kinds of texts:
        Last step changed: trust 1->2
        Write your reasoning in <think>...</think>, then exactly one step 2. **Title** action(arg=value) | "line", one of the moves now.
        Moves now: converse(topic=old_wars|the_night); intimidate(target=player); move(to=castle|forest)
-       <think>I am a vampire. I will move.</think>
+       <think>I am a vampire. I can converse, intimidate, move. I will move.</think>
        2. **Bat, mist and man** move(to=crypt) | "..."
 
    The goal is drawn from the species' goals and the encounter state from each variable's domain;
@@ -52,7 +52,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..collaboration.guardrails import check_line, looks_like_injection
 from ..collaboration.prompts import describe_lore
@@ -61,22 +61,21 @@ from ..game.rules import RuleSet
 from ..game.simulator import Simulator
 from ..game.sources import FileLoreSource, GameFiles
 from ..game.steps import Step, format_step
-from ..game.turn import fixed_phrases, replay, turn_prompt
+from ..game.turn import fixed_phrases, legal_calls, replay, turn_prompt
 
 LORE_FRACTION = 0.1
 LORE_PASSAGES = 3   # default; the base_models asset passes the profile's collaboration.lore_passages
 MAX_PREVIOUS_STEPS = 5
 ANSWER_ATTEMPTS = 20  # redraws of a sample whose walk is stuck at the answer (no legal, non-goal step)
 
-# The reasoning of a sample: one short sentence naming the species and the action (free text
-# here taught tiny models to ramble and never close the think).
-THOUGHTS = (
-    "I am a {species}. I will {verb}.",
-    "A {species} could {verb} now.",
-    "To {verb} suits a {species}.",
-    "I am a {species}, so I {verb}.",
-    "The {species} chooses to {verb}.",
-)
+# The reasoning of a sample: it reads the turn's menu (the actions of "Moves now:", in its order),
+# then names the one the step takes, each as the menu spells it (a tiny model copies tokens it
+# can attend to; "request invitation" for the menu's request_invitation it did not learn to
+# copy in 800 steps: W6 in EXPERIMENTS.md). One fixed sentence: free text here taught tiny models to ramble
+# and never close the think, and varied wording is entropy that RL's KL pays for without reward.
+# Reading the menu first is what makes the base's *sampled* actions legal and spread over the menu
+# (bench/experiments/EXPERIMENTS.md, W6): the exploration SRL needs to find the expert's move.
+THOUGHT = "I am a {species}. I can {options}. I will {verb}."
 
 
 @dataclass(frozen=True)
@@ -150,9 +149,10 @@ def _random_state(sp: _SpeciesText, rng: random.Random) -> dict[str, Any]:
     return state
 
 
-def _thought(sp: _SpeciesText, step: str, rng: random.Random) -> str:
+def _thought(sp: _SpeciesText, step: str, options: Sequence[str]) -> str:
+    """The think of a warm-up answer: the menu's actions (``options``), then the step's action."""
     action = step.split("** ", 1)[1].split("(", 1)[0]
-    return rng.choice(THOUGHTS).format(species=sp.species, verb=action.replace("_", " "))
+    return THOUGHT.format(species=sp.species, options=", ".join(options) or "nothing", verb=action)
 
 
 def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:
@@ -224,7 +224,8 @@ def srl_sample(sp: _SpeciesText, rng: random.Random, lore_passages: int = LORE_P
     # the turn contract: the state the walk reached after the previous steps (the simulator's replay)
     now, changed = replay(sp.ruleset, start, previous)
     prompt = turn_prompt(sp.species, goal, sp.ruleset, now, _lore(sp, rng, lore_passages), previous, changed)
-    return f"{prompt}\n<think>{_thought(sp, step, rng)}</think>\n{step}"
+    options = list(dict.fromkeys(action for action, _ in legal_calls(sp.ruleset, now)))
+    return f"{prompt}\n<think>{_thought(sp, step, options)}</think>\n{step}"
 
 
 def warmup_corpus(game_root: Path, seed: int, n: int, lore_passages: int = LORE_PASSAGES) -> list[str]:

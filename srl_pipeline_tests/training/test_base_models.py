@@ -119,6 +119,25 @@ def test_warmup_corpus_teaches_the_format_without_plans():
             assert t.startswith("Lore:\n- [")
 
 
+def test_warmup_think_reads_the_menu_then_names_the_steps_action():
+    """The think lists the actions of the prompt's "Moves now:" menu as the menu spells them, in its
+    order, then the action the step takes (one of them): reading the menu is what spreads the base's
+    sampled actions over the legal moves (the exploration SRL needs)."""
+    import re
+
+    samples = [t for t in warmup_corpus(GAME, seed=5, n=80) if "</think>" in t]
+    assert samples
+    for t in samples:
+        prompt, answer = t.rsplit("\n<think>", 1)
+        think, step_text = answer.split("</think>\n", 1)
+        menu = prompt.rsplit("\nMoves now: ", 1)[1]
+        menu_actions = list(dict.fromkeys(re.findall(r"(?:^|; )(\w+)\(", menu)))
+        options = think.split(" I can ", 1)[1].split(". I will ", 1)[0].split(", ")
+        assert options == menu_actions
+        action = parse_step(step_text.strip()).action
+        assert think.endswith(f"I will {action}.") and action in menu_actions
+
+
 def test_tokenizer_is_deterministic_and_sized():
     texts = game_texts(GAME) + warmup_corpus(GAME, 0, 20)
     a, b = build_tokenizer(texts, vocab_size=VOCAB), build_tokenizer(texts, vocab_size=VOCAB)

@@ -66,7 +66,7 @@ def test_rlvr_profiles_extend_srl_and_keep_their_values():
         inherited = {k: v for k, v in rlvr.items() if k not in RLVR_OWN}
         assert inherited == {k: v for k, v in srl.items() if k not in RLVR_OWN}, profile
     local = load_profile_config("local", CONFIG_DIR / "rlvr.yaml")
-    assert local["learning_rate"] == 2.5e-4 and local["temperature"] == 0.8 and local["max_plan_steps"] == 8
+    assert local["learning_rate"] == 2.5e-4 and local["temperature"] == 1.0 and local["top_p"] == 0.9 and local["max_plan_steps"] == 8
     aws = load_profile_config("aws", CONFIG_DIR / "rlvr.yaml")
     assert (aws["learning_rate"], aws["batch_prompts"], aws["micro_batch_size"], aws["lora_r"]) == (5e-7, 64, 32, 64)
 

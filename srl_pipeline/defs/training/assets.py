@@ -26,7 +26,7 @@ BASE_MODEL_KEYS = [dg.AssetKey(["base_models", t]) for t in TIERS]
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(key, group_name="models", description=f"The {key.path[-1]} tier's base model (HF format)",
-                        kinds={"pytorch"}, code_version="3") for key in BASE_MODEL_KEYS],
+                        kinds={"pytorch"}, code_version="4") for key in BASE_MODEL_KEYS],
     can_subset=False,
 )
 def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, training: TrainingSettings,

@@ -103,6 +103,13 @@ def describe_moves(ruleset: RuleSet, state: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "(none)"
 
 
+def menu_actions(prompt: str) -> list[str]:
+    """The action names of a turn prompt's ``Moves now:`` menu, in its order (each once)."""
+    menu = prompt.rsplit("\nMoves now: ", 1)[1].split("\n", 1)[0] if "\nMoves now: " in prompt else ""
+    names = (part.split("(", 1)[0].strip() for part in menu.split("; ") if "(" in part)
+    return list(dict.fromkeys(name for name in names if name))  # "(none)": nothing is legal
+
+
 def goal_text(goal: str, ruleset: RuleSet) -> str:
     g = ruleset.goals.get(goal)
     return f"{goal}: {g.description}" if g is not None and g.description else goal

@@ -21,7 +21,6 @@ validation split (greedy, SRL reward) for the base and for the trained model.
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 from trl import SFTTrainer as _TRLSFTTrainer
@@ -32,7 +31,8 @@ from .job_spec import TrainingJobSpec
 from .sft_config import SFTHyperparameters, resolve_sft_hyperparameters
 from .srl_trainer import load_srl_examples, validation_reward_scorer
 from .trainer_state import JobStateMixin, finite_or_none
-from .warmup_corpus import THOUGHTS
+from ..game.turn import menu_actions
+from .warmup_corpus import thought
 
 __all__ = ["SFTTrainer", "run_sft", "sft_completion", "to_sft_dataset"]
 
@@ -41,16 +41,12 @@ __all__ = ["SFTTrainer", "run_sft", "sft_completion", "to_sft_dataset"]
 # Data
 # ------------------------------------------------------------------------------------------------
 def sft_completion(example: dict[str, Any], species: str | None = None) -> str:
-    """``"\\n<think>{template sentence}</think>\\n{expert step}"``: the warm-up corpus' format, with
-    one of its think sentences (chosen deterministically per example) naming the species and the
-    expert step's action."""
+    """``"\\n<think>{think}</think>\\n{expert step}"``: the warm-up corpus' format, its think reading
+    the prompt's menu and naming the expert step's action."""
     target = example["target"]
     action = parse_step(target).action
     species = example.get("species") or species or "creature"
-    key = f"{example.get('id', '')}|{example['prompt']}|{target}"
-    template = THOUGHTS[zlib.crc32(key.encode("utf-8")) % len(THOUGHTS)]
-    thought = template.format(species=species, verb=action.replace("_", " "))
-    return f"\n<think>{thought}</think>\n{target}"
+    return f"\n<think>{thought(species, menu_actions(example['prompt']), action)}</think>\n{target}"
 
 
 def to_sft_dataset(examples: list[dict[str, Any]], chat: bool, species: str | None = None):

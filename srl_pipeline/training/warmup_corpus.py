@@ -149,10 +149,14 @@ def _random_state(sp: _SpeciesText, rng: random.Random) -> dict[str, Any]:
     return state
 
 
+def thought(species: str, options: Sequence[str], action: str) -> str:
+    """The think of an answer in the warm-up's format: the menu's actions (``options``), then
+    ``action`` (the SFT baseline writes the same think before the expert's step)."""
+    return THOUGHT.format(species=species, options=", ".join(options) or "nothing", verb=action)
+
+
 def _thought(sp: _SpeciesText, step: str, options: Sequence[str]) -> str:
-    """The think of a warm-up answer: the menu's actions (``options``), then the step's action."""
-    action = step.split("** ", 1)[1].split("(", 1)[0]
-    return THOUGHT.format(species=sp.species, options=", ".join(options) or "nothing", verb=action)
+    return thought(sp.species, options, step.split("** ", 1)[1].split("(", 1)[0])
 
 
 def _lore(sp: _SpeciesText, rng: random.Random, k: int = LORE_PASSAGES) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from srl_pipeline.game.simulator import Simulator
-from srl_pipeline.game.turn import describe_moves, legal_calls, turn_prompt
+from srl_pipeline.game.turn import describe_moves, legal_calls, menu_actions, turn_prompt
 
 
 def _random_states(ruleset, n, seed=0):
@@ -46,3 +46,15 @@ def test_menu_is_part_of_the_observation(ruleset):
     # the menu is the prompt's last line, right before the answer (and inside the unsupervised observation)
     assert prompt.endswith(f"\nMoves now: {describe_moves(ruleset, state)}")
     assert prompt.index("\nState now: ") < prompt.index("\nMoves now: ")
+
+
+def test_menu_actions_reads_back_the_legal_actions_in_menu_order(ruleset):
+    goal = sorted(ruleset.goals)[0]
+    seen_menu = False
+    for state in _random_states(ruleset, 30, seed=1):
+        prompt = turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])
+        expected = list(dict.fromkeys(action for action, _ in legal_calls(ruleset, state)))
+        assert menu_actions(prompt) == expected
+        seen_menu |= bool(expected)
+    assert seen_menu
+    assert menu_actions("Goal: g\nno menu here") == []

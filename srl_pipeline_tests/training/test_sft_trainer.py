@@ -60,7 +60,10 @@ def test_completions_end_with_the_expert_step_and_score_full_srl_reward(tmp_path
         assert completion.startswith("\n<think>") and completion.endswith("</think>\n" + e["target"])
         assert srl_reward(completion, e["target"]) == 1.0
         think = completion.split("<think>", 1)[1].split("</think>", 1)[0]
-        assert "vampire" in think and parse_step(e["target"]).action in think
+        assert "vampire" in think and think.endswith(f"I will {parse_step(e['target']).action}.")
+        menu = e["prompt"].rsplit("Moves now: ", 1)[1] if "Moves now: " in e["prompt"] else ""
+        for option in think.split(" I can ", 1)[1].split(". I will ", 1)[0].split(", "):
+            assert option == "nothing" or f"{option}(" in menu  # the warm-up's think: it reads the menu
     assert sft_completion(examples[0], "vampire") == sft_completion(examples[0], "vampire")  # deterministic
     ds = to_sft_dataset(examples[:2], chat=False, species="vampire")
     assert ds.column_names == ["prompt", "completion"] and ds[0]["prompt"] == examples[0]["prompt"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from srl_pipeline.core.profile_schema import (
-    CollaborationSection, EvaluationSection, GameSection, QualitySection, RoleSection, ScenariosSection,
-    TrainingBackendSection, TrainingSection, TrajectoriesSection,
+    CollaborationSection, DistillationSection, EvaluationSection, GameSection, QualitySection, RegistrySection,
+    RoleSection, ScenariosSection, TrainingBackendSection, TrainingSection, TrajectoriesSection,
 )
+from srl_pipeline.defs.distillation.resources import DistillationSettings
+from srl_pipeline.defs.registry.resources import RegistrySettings
 from srl_pipeline.defs.collaboration.resources import CollaborationResource, DatasetSettings, RoleConfig
 from srl_pipeline.defs.evaluation.resources import EvaluationSettings
 from srl_pipeline.defs.game.resources import GameDataResource, QualitySettings, ScenarioSettings
@@ -29,6 +31,8 @@ FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir"}
     (TrainingSection, TrainingSettings, set()),
     (EvaluationSection, EvaluationSettings, set()),
     (TrainingBackendSection, LocalTrainingBackend, {"kind"}),
+    (DistillationSection, DistillationSettings, set()),
+    (RegistrySection, RegistrySettings, set()),
 ], ids=lambda x: getattr(x, "__name__", ""))
 def test_schema_section_keys_are_the_resource_fields(section, resource, extra):
     assert set(section.model_fields) == set(resource.model_fields) - FROM_ENVIRONMENT | extra

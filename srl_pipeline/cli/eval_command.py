@@ -1,7 +1,7 @@
 """`srl-pipeline eval`: evaluate one species' model on a user's own scenario file (JSONL).
 
     srl-pipeline eval --scenarios configs/eval/vampire_encounters.jsonl --species vampire \\
-        [--model srl_rlvr|srl|base|sft|rlvr_only] [--tier bronze] \\
+        [--model srl_rlvr|srl|base|sft|rlvr_only|silver|gold] [--tier bronze|silver|gold] \\
         [--base-model PATH_OR_ID] [--adapter PATH] [--out metrics.json] [--k 4] [--max-steps 8]
 
 Reads the profile's artifacts (``$SRL_PROFILE``; ``--artifacts DIR`` or ``$SRL_ARTIFACTS_DIR``

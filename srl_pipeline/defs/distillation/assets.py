@@ -17,7 +17,7 @@ from ...core.atomic import atomic_write_json, discard_dir, read_json, stale_stag
 from ...core.catalogue import TEACHERS
 from ...core.hashing import content_hash
 from ...evaluation.inline_plots import bars_markdown, sparkline_markdown
-from ...training.job_identity import checkpoint_key
+from ...training.job_identity import checkpoint_key, file_fingerprint
 from ...training.job_spec import TrainingJobSpec
 from ..collaboration.resources import CollaborationResource
 from ..evaluation.resources import EvaluationSettings
@@ -175,8 +175,9 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
         teacher = _teacher_of(tier, training, species, traces)
         base_model = training.base_model(tier)
         previous = read_json(final / "metrics.json") if (final / "metrics.json").is_file() else None
+        base_fingerprint = file_fingerprint(Path(base_model) / "model.safetensors", base_model)
         warm = bool(distillation.incremental and previous and (final / "adapter_model.safetensors").is_file()
-                    and previous.get("base_model") == base_model)
+                    and previous.get("base_model_fingerprint") == base_fingerprint)  # the same student base
         seen = set(previous.get("trace_ids", [])) if warm else set()
         new_traces = [t for t in traces["traces"] if t["id"] not in seen]
         prompts = [{"id": e["id"], "prompt": e["prompt"]} for e in srl["examples"] if e["split"] == "train"]
@@ -206,7 +207,7 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
         def extra(metrics: dict) -> dict:
             seconds = metrics.get("train_seconds") or 0.0
             scratch = previous.get("from_scratch_train_seconds") if warm else seconds
-            return {"teacher": teacher, "trace_ids": sorted(seen | {t["id"] for t in traces["traces"]}),
+            return {"teacher": teacher, "base_model_fingerprint": base_fingerprint, "trace_ids": sorted(seen | {t["id"] for t in traces["traces"]}),
                     "new_traces": len(new_traces), "warm_started": warm, "from_scratch_train_seconds": scratch,
                     "from_scratch_steps": previous.get("from_scratch_steps") if warm else max_steps,
                     "cost_vs_scratch": round(seconds / scratch, 4) if warm and scratch else None}

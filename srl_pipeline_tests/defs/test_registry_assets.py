@@ -7,6 +7,8 @@ import dagster as dg
 from srl_pipeline.core.atomic import read_json
 from srl_pipeline.registry.local import LocalRegistry
 
+from .conftest import check_results
+
 
 def test_every_tier_is_registered_with_lineage_metrics_and_cost(trained):
     runner, _, result, artifacts, *_ = trained
@@ -24,6 +26,7 @@ def test_every_tier_is_registered_with_lineage_metrics_and_cost(trained):
     assert versions["bronze"].lineage["teacher"] == "none (SRL -> RLVR)"
     out = read_json(artifacts / "registered_models" / "zombie.json")
     assert {t: o["production"] for t, o in out["tiers"].items()} == {"bronze": 1, "silver": 1, "gold": 1}
+    assert check_results(result)["every_tier_in_production"] is True
     md = runner.instance.get_latest_materialization_event(dg.AssetKey("registered_models")).asset_materialization.metadata
     assert [r.data["tier"] for r in md["tiers"].value.records] == ["bronze", "silver", "gold"]
 

@@ -4,9 +4,10 @@ import dagster as dg
 
 from ...core.profiles import Profile
 from .assets import REGISTRY_ASSETS
+from .checks import REGISTRY_CHECKS
 from .resources import RegistrySettings
 
-defs = dg.Definitions(assets=REGISTRY_ASSETS)
+defs = dg.Definitions(assets=REGISTRY_ASSETS, asset_checks=REGISTRY_CHECKS)
 
 
 def resources(profile: Profile) -> dict:

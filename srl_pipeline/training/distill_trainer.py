@@ -173,6 +173,7 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
         else:
             self._phase, batch = ON_POLICY, self._on_policy_batch(model, inputs)
         self.phase_steps[self._phase] += 1
+        self.state.num_input_tokens_seen += int(batch["attention_mask"].sum())   # what tokens/s is computed from
         # GKD's own step would re-sample at random (lmbda); the phase is decided above instead.
         return super(GKDTrainer, self).training_step(model, batch, None)
 

@@ -251,7 +251,14 @@ def run_distill(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict
         check_same_tokenizer(tokenizer, teacher_tok, spec.base_model, spec.teacher_base_model)
 
     def build(model, tokenizer, chat, common):
+        import logging
+
         from datasets import Dataset
+
+        from ..core.console import is_verbose
+
+        if not is_verbose():  # GKD advertises TRL's DistillationTrainer on every run: a notice, not a problem
+            logging.getLogger("trl.experimental.gkd.gkd_trainer").setLevel(logging.ERROR)
 
         teacher, _ = load_model(spec.teacher_base_model, spec.teacher_adapter, device="cpu" if not torch.cuda.is_available() else None)
         if spec.teacher_adapter:

@@ -15,14 +15,16 @@ from .core.layout import ArtifactLayout
 from .core.profiles import Profile, load_profile
 from .defs.automation import definitions as automation
 from .defs.collaboration import definitions as collaboration
+from .defs.distillation import definitions as distillation
 from .defs.evaluation import definitions as evaluation
 from .defs.experiments import definitions as experiments
 from .defs.game import definitions as game
 from .defs.io_managers import JsonArtifactIOManager
+from .defs.registry import definitions as registry
 from .defs.training import definitions as training
 
 EXIT_BAD_INPUT = 2
-DOMAINS = (game, collaboration, training, evaluation, experiments, automation)
+DOMAINS = (game, collaboration, training, distillation, evaluation, registry, experiments, automation)
 
 
 def build_resources(profile: Profile) -> dict:
@@ -35,8 +37,11 @@ def build_resources(profile: Profile) -> dict:
 def build_definitions(profile: Profile | None = None, resources: dict | None = None) -> dg.Definitions:
     """The project's Definitions; `resources` (tests, tools) replaces the profile's resources."""
     if resources is None:
-        resources = build_resources(profile or load_profile())
-    return dg.Definitions.merge(*(d.defs for d in DOMAINS), dg.Definitions(resources=resources))
+        profile = profile or load_profile()
+        resources = build_resources(profile)
+    # a domain whose definitions depend on the profile (the automation's default schedule status)
+    domain_defs = [d.defs_for(profile) if hasattr(d, "defs_for") else d.defs for d in DOMAINS]
+    return dg.Definitions.merge(*domain_defs, dg.Definitions(resources=resources))
 
 
 def _definitions_or_exit() -> dg.Definitions:

@@ -3,6 +3,7 @@
     srl-pipeline main      materialise every asset for every species (the embedded default)
     srl-pipeline species   list the species the lore source knows
     srl-pipeline eval      evaluate a species' model on your own scenario file (JSONL)
+    srl-pipeline registry  list the registered models; approve a version; roll back production
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from ..core.console import is_verbose, quiet_third_party, set_verbose
 from .eval_command import add_arguments as add_eval_arguments
+from .registry_command import add_arguments as add_registry_arguments
 
 
 def quiet_console(verbose: bool) -> None:
@@ -45,12 +47,18 @@ def main(argv: list[str] | None = None) -> int:
 
     e = sub.add_parser("eval", help="evaluate a species' model on your own scenario file (JSONL)")
     add_eval_arguments(e)
+    r = sub.add_parser("registry", help="list the registered models; approve a version; roll back production")
+    add_registry_arguments(r)
     args = ap.parse_args(argv)
     quiet_console(getattr(args, "verbose", False))
     if args.command == "main":
         from .main_command import run_main
 
         return run_main(args.species, args.parallel, experiments=not args.no_experiments)
+    if args.command == "registry":
+        from .registry_command import run_registry
+
+        return run_registry(args)
     if args.command == "eval":
         from .eval_command import run_eval
 

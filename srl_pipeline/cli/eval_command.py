@@ -1,7 +1,7 @@
 """`srl-pipeline eval`: evaluate one species' model on a user's own scenario file (JSONL).
 
     srl-pipeline eval --scenarios configs/eval/vampire_encounters.jsonl --species vampire \\
-        [--model srl_rlvr|srl|base|sft|rlvr_only] [--tier bronze] \\
+        [--model srl_rlvr|srl|base|sft|rlvr_only|silver|gold] [--tier bronze|silver|gold] \\
         [--base-model PATH_OR_ID] [--adapter PATH] [--out metrics.json] [--k 4] [--max-steps 8]
 
 Reads the profile's artifacts (``$SRL_PROFILE``; ``--artifacts DIR`` or ``$SRL_ARTIFACTS_DIR``
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--species", required=True, help="the species the scenarios are for")
     p.add_argument("--model", default="srl_rlvr", choices=MODELS,
                    help="which of the species' models (default srl_rlvr: SRL then RLVR)")
-    p.add_argument("--tier", default="bronze", choices=TIERS, help="whose base model (default bronze)")
+    p.add_argument("--tier", default=None, choices=TIERS, help="whose base model (default: the model's own tier)")
     p.add_argument("--base-model", help="base model path or hub id (default: the profile's for --tier)")
     p.add_argument("--adapter", help="PEFT adapter folder (default: the species' adapter for --model)")
     p.add_argument("--out", type=Path, help="metrics JSON (default <artifacts>/eval/<species>-<model>.json)")
@@ -130,6 +130,8 @@ def load_lore(artifacts: Path, species: str):
 def resolve_models(args: argparse.Namespace, artifacts: Path, profile=None) -> tuple[str, str | None]:
     """(base model path or id, adapter folder or None) for the command's arguments."""
     base = args.base_model
+    if args.tier is None:
+        args.tier = catalogue.model(args.model).tier   # silver / gold adapt their own tier's base
     if not base:
         profile = profile or _profile()
         ident = (profile.section("training").get("base_models") or {}).get(args.tier, BUILTIN)

@@ -31,7 +31,9 @@ def console_config(name: str) -> dict:
 SUMMARY_KEYS = ("passages", "documents", "rules_version", "actions", "scenarios", "splits", "accepted",
                 "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
                 "validation_success_reference", "validation_success_trained", "kl_max", "filter_rate", "global_step",
-                "train_seconds", "test_tasks", "loss_last")
+                "train_seconds", "test_tasks", "loss_last", "plays", "kept_plays", "stale_teacher", "warm_started",
+                "kl_to_teacher_last", "cost_vs_scratch", "bronze/production_version", "silver/production_version",
+                "gold/production_version")
 
 
 def run_main(species: list[str] | None = None, parallel: int | None = None, experiments: bool = True) -> int:
@@ -105,6 +107,7 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
                     if ok and i + 1 < len(jobs):
                         pending[pool.submit(_run_job, s, jobs[i + 1])] = (s, i + 1)
 
+    print_tier_table(defs, targets)
     if experiments:
         report = execute_job_run(instance, "report", tags={"trigger": "srl-pipeline main"},
                                  run_config=console_config("report"))
@@ -129,6 +132,25 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     print(f"Open the Dagster UI on these runs:  DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
           f".venv/bin/dagster dev -w workspace.yaml   (or: make ui)  then http://127.0.0.1:3000")
     return 1 if failures else 0
+
+
+def print_tier_table(defs, targets: list[str]) -> None:
+    """The cascade's tiers side by side for the species just run (from their model_evaluation)."""
+    import json
+
+    from ..core.catalogue import TIER_MODELS
+    from ..evaluation.report import tier_table
+
+    layout = defs.resources["training"].layout()
+    results = {}
+    for s in targets:
+        path = layout.data("model_evaluation", species=s)
+        if path.is_file():
+            results[s] = json.loads(path.read_text(encoding="utf-8"))["models"]
+    if results:
+        print("\n== The tiers (held-out test split, greedy): Bronze (SRL -> RLVR) -> Silver -> Gold\n")
+        print(tier_table(results, TIER_MODELS))
+        print("Registered versions: .venv/bin/srl-pipeline registry list")
 
 
 def _single_threaded() -> None:

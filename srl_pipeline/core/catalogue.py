@@ -3,7 +3,8 @@
 - **Tiers**, largest first: Bronze (SRL -> RLVR trains it), Silver, Gold (smallest, real-time).
 - **Models** of a species, in the paper's Table 1 order (arXiv 2510.25992), which is also the
   order of every results table: the base, the paper's baselines SFT and RLVR-only (experiments,
-  not on the production path), SRL and SRL -> RLVR (production). Each names the stage that trains
+  not on the production path), SRL and SRL -> RLVR (production, Bronze), then the distilled
+  Silver and Gold students of the cascade. Each names the stage that trains
   it, the tier whose base model it adapts and the asset its adapter is stored under
   (``artifacts/<adapter_asset>/<species>/``; the base has none).
 
@@ -16,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
-    "MODELS", "REFERENCES", "STAGES", "TIERS", "Model", "Tier", "experiment_models", "label", "model", "model_names",
+    "MODELS", "REFERENCES", "STAGES", "TEACHERS", "TIERS", "TIER_MODELS", "Model", "Tier", "experiment_models", "label", "model", "model_names",
     "production_models", "table_columns", "tier", "tier_names",
 ]
 
-STAGES = ("srl", "rlvr", "sft")
+STAGES = ("srl", "rlvr", "sft", "distill")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ MODELS: tuple[Model, ...] = (
     Model("rlvr_only", "RLVR-only", stage="rlvr", tier="bronze", adapter_asset="rlvr_only_adapter", production=False),
     Model("srl", "SRL", stage="srl", tier="bronze", adapter_asset="srl_adapter", production=True),
     Model("srl_rlvr", "SRL→RLVR", stage="rlvr", tier="bronze", adapter_asset="rlvr_adapter", production=True),
+    # The cascade: distilled from the tier above (Bronze's SRL→RLVR teaches Silver, Silver teaches Gold).
+    Model("silver", "Silver", stage="distill", tier="silver", adapter_asset="silver_adapter", production=True),
+    Model("gold", "Gold", stage="distill", tier="gold", adapter_asset="gold_adapter", production=True),
 )
+
+# The model each tier serves (what the registry registers per species and tier) and its teacher.
+TIER_MODELS: dict[str, str] = {"bronze": "srl_rlvr", "silver": "silver", "gold": "gold"}
+TEACHERS: dict[str, str] = {"silver": "bronze", "gold": "silver"}
 
 # Reference rows that calibrate every table (no model: a policy over the simulator), around the
 # models: a random legal policy (the floor of knowing the rules) first, the solver (the ceiling) last.

@@ -10,6 +10,9 @@ in one place.
     <root>/checkpoints/<asset>/<species>/<job>/    a training job's checkpoints (job = its identity)
     <root>/report/                                 the experiment report (markdown, JSON, plots)
     <root>/eval/<species>-<model>.json             `srl-pipeline eval` results
+    <root>/<adapter asset>/.<species>.failed.json  the latest training attempt of that adapter failed (why)
+    <root>/registry/                               the local model registry (JSON per species' tier) and
+                                                   the registered adapters (immutable copies by version)
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ class ArtifactLayout:
 
     def adapter(self, asset: str, species: str) -> Path:
         return self.root / asset / species
+
+    def failure_marker(self, asset: str, species: str) -> Path:
+        """Written when an adapter's training fails (the previous adapter stays); removed on success."""
+        return self.root / asset / f".{species}.failed.json"
+
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    def registered_adapter(self, registry_root: Path, species: str, tier: str, adapter_version: str) -> Path:
+        """An immutable copy of a registered adapter, addressed by its content version."""
+        return Path(registry_root) / "adapters" / species / tier / adapter_version
 
     def builtin_base_models(self) -> Path:
         return self.root / "base_models"

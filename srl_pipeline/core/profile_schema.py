@@ -170,6 +170,33 @@ class TrainingBackendSection(Strict):
     sagemaker: Optional[SageMakerSection] = None
 
 
+class DistillationSection(Strict):
+    fresh_scenarios: Annotated[int, Field(ge=0, le=100_000)] = 20
+    sampled_plays: Annotated[int, Field(ge=0, le=64)] = 1
+    play_temperature: Annotated[float, Field(gt=0.0, le=5.0)] = 1.0
+    min_trace_score: Fraction = 0.7
+    max_steps: Positive = 12
+    incremental_max_steps: Positive = 4
+    incremental: bool = True
+
+
+class RegistrySection(Strict):
+    backend: Literal["local", "postgres", "sagemaker"] = "local"
+    local_dir: text(1024) = ""
+    table: Name = "srl_model_registry"
+    group_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")] = "srl"
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")] = "us-east-1"
+    endpoint_url: text(1024) = ""
+    metric: Literal["success_greedy", "success_avg_k", "step_similarity", "handwritten_success_greedy"] = "success_greedy"
+    tolerance: Fraction = 0.0
+    manual_approval: bool = False
+    usd_per_hour: dict[Tier, NonNegative] = {}
+
+
+class AutomationSection(Strict):
+    nightly_cascade: bool = False
+
+
 class ProfileSchema(Strict):
     extends: Optional[Name] = None
     game: GameSection = GameSection()
@@ -181,6 +208,9 @@ class ProfileSchema(Strict):
     training: TrainingSection = TrainingSection()
     evaluation: EvaluationSection = EvaluationSection()
     training_backend: TrainingBackendSection = TrainingBackendSection()
+    distillation: DistillationSection = DistillationSection()
+    registry: RegistrySection = RegistrySection()
+    automation: AutomationSection = AutomationSection()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ For one model (base, SFT, RLVR-only, SRL, SRL→RLVR) on a list of :class:`PlanT
 - ``format_error_rate``: broken turns over all generated turns (greedy rollouts + step examples);
 - ``kl_to_base``: the mean per-token KL(model || reference) over the completion tokens of the
   greedy rollouts, exact over the vocabulary from both models' logits (:mod:`.kl`);
+- ``parameters`` (the model's, adapter included) and ``latency_ms_per_turn`` (wall time of the
+  greedy rollouts over their turns, batched as configured: what a tier costs to serve);
 - ``outcomes``, ``weakness`` (per rule, per goal, the top failure modes in words) and a few
   example plans for the UI.
 
@@ -22,6 +24,7 @@ are imported where models run.
 from __future__ import annotations
 
 import gc
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -77,7 +80,9 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     tasks = list(tasks)
     common = dict(max_new_tokens=settings.max_new_tokens, max_steps=settings.max_steps,
                   batch_size=settings.batch_size, chat=settings.chat)
+    started = time.perf_counter()
     greedy = rollout_plans(model, tokenizer, tasks, ruleset, samples=1, do_sample=False, **common) if tasks else []
+    greedy_seconds = time.perf_counter() - started
     sampled: list[PlanRollout] = []
     if tasks and settings.k > 0:
         torch.manual_seed(settings.seed)
@@ -103,6 +108,8 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
         "format_error_rate": fraction(broken_turns + steps["step_format_errors"], turns + steps["step_examples"]),
         "turns": turns + steps["step_examples"],
         "kl_to_base": kl,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "latency_ms_per_turn": round(1000 * greedy_seconds / turns, 3) if turns else None,
         "settings": settings.to_dict(),
     })
     return result

@@ -9,10 +9,10 @@ from typing import Any
 
 from ..core.catalogue import label
 
-__all__ = ["comparison_plot", "learning_curves", "training_curves"]
+__all__ = ["comparison_plot", "learning_curves", "tier_plot", "training_curves"]
 
 # The title of a training job's reward curve, per stage (SFT has a loss, no reward).
-CURVE_TITLES = {"srl": "SRL reward", "rlvr": "plan reward", "sft": "loss"}
+CURVE_TITLES = {"srl": "SRL reward", "rlvr": "plan reward", "sft": "loss", "distill": "loss (NLL, then KL to teacher)"}
 
 
 def _png(fig: Any, **kwargs: Any) -> bytes:
@@ -106,3 +106,25 @@ def learning_curves(jobs: dict[str, dict[str, Any]], title: str, kl_target: floa
         ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig, dpi=80)
+
+
+def tier_plot(by_tier: dict[str, dict[str, Any]]) -> bytes:
+    """A PNG of the served tiers side by side (label -> evaluation result): greedy success and step
+    similarity (percent), parameters (millions) and latency per turn (ms), one panel each."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = (("success_greedy", "greedy success (%)", 100.0), ("step_similarity", "step similarity (%)", 100.0),
+              ("parameters", "parameters (M)", 1e-6), ("latency_ms_per_turn", "latency (ms/turn)", 1.0))
+    fig = Figure(figsize=(11, 2.8), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels))
+    names = list(by_tier)
+    for ax, (metric, title, scale) in zip(axes, panels):
+        values = [scale * float(by_tier[n].get(metric) or 0.0) for n in names]
+        bars = ax.bar(names, values, color=["#8C564B", "#7F7F7F", "#BCBD22"][: len(names)])
+        ax.set_title(title, fontsize=9)
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=8)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _png(fig)

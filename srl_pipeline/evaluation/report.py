@@ -159,3 +159,38 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     atomic_write_bytes(path, "\n".join(lines).encode("utf-8"))
     atomic_write_json(out / "report.json", {"models": every, "results": results})
     return {"results": results, "table": table, "path": path, "verdict": verdict(results)}
+
+
+TIER_COLUMNS = (("success_greedy", "success greedy (%)"), ("step_similarity", "step similarity (%)"),
+                ("parameters", "parameters"), ("latency_ms_per_turn", "latency (ms/turn)"))
+
+
+def tier_table(results: dict[str, dict[str, dict[str, Any]]], tier_models: dict[str, str]) -> str:
+    """The served tiers per species (and averaged): success, step similarity, parameters, latency,
+    and each student's share of Bronze's success and parameters (the cascade's targets)."""
+    head = ["species", "tier"] + [h for _, h in TIER_COLUMNS] + ["% of Bronze's success", "% of Bronze's parameters"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    sums: dict[str, dict[str, list[float]]] = {}
+    for species, by_model in list(results.items()) + [("average", None)]:
+        for tier, model in tier_models.items():
+            if by_model is None:
+                r = {m: sum(v) / len(v) for m, v in sums.get(tier, {}).items() if v}
+                bronze = {m: sum(v) / len(v) for m, v in sums.get("bronze", {}).items() if v}
+            else:
+                r = by_model.get(model) or {}
+                bronze = by_model.get(tier_models["bronze"]) or {}
+                for metric, _ in TIER_COLUMNS:
+                    if isinstance(r.get(metric), (int, float)):
+                        sums.setdefault(tier, {}).setdefault(metric, []).append(float(r[metric]))
+            if not r:
+                continue
+            cells = []
+            for metric, _ in TIER_COLUMNS:
+                v = r.get(metric)
+                cells.append("—" if v is None else f"{100 * v:.1f}" if metric in PERCENT_METRICS
+                             else f"{v / 1e6:.2f}M" if metric == "parameters" else f"{v:.1f}")
+            for metric in ("success_greedy", "parameters"):
+                b, v = bronze.get(metric), r.get(metric)
+                cells.append(f"{100 * v / b:.0f}" if isinstance(b, (int, float)) and b and v is not None else "—")
+            lines.append(f"| {species} | {label(model)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ and the spec's paths are pointed at the job's channels, ``/opt/ml/model`` and ``
 launcher's bootstrap parameters name a bucket. It
 
 1. loads the :class:`~.job_spec.TrainingJobSpec`,
-2. dispatches on ``stage`` (``srl``, ``rlvr``, ``sft``; ``distill`` fails with a clear message),
+2. dispatches on ``stage`` (``srl``, ``rlvr``, ``sft``, ``distill``),
 3. resumes from the newest *complete* checkpoint in ``checkpoint_dir`` if there is one (incomplete
    ones, e.g. from a SIGKILL mid-save, are ignored and removed),
 4. reports progress every step and the final metrics:
@@ -51,7 +51,8 @@ MATERIALIZATION_KEYS = (
     "kl_last", "kl_max", "kl_window_max", "kl_target", "beta_final", "filter_rate", "extra_generations", "extra_generation_cost",
     "generations_per_kept_group", "padded_groups", "tokens_per_s_mean", "train_seconds", "resumed_from",
     "adapter_dir", "species", "tier", "stage", "validation_success_reference", "validation_success_trained",
-    "kl_reference", "loss_first", "loss_last",
+    "kl_reference", "loss_first", "loss_last", "kl_to_teacher_first", "kl_to_teacher_last", "sft_steps",
+    "on_policy_steps", "warm_start", "traces", "validation_kl_to_teacher_base", "validation_kl_to_teacher_trained",
 )
 
 
@@ -135,8 +136,11 @@ def run_job(spec: TrainingJobSpec, reporter: Any) -> dict[str, Any]:
         from .sft_trainer import run_sft
 
         return run_sft(spec, reporter)
-    raise NotImplementedError(f"training stage {spec.stage!r} is not implemented yet by this entrypoint "
-                              "(srl, rlvr and sft are); the spec was valid but there is no trainer for it")
+    if spec.stage == "distill":
+        from .distill_trainer import run_distill
+
+        return run_distill(spec, reporter)
+    raise NotImplementedError(f"training stage {spec.stage!r} is not implemented by this entrypoint")
 
 
 def _main(spec_path: Path, reporter: Any) -> int:

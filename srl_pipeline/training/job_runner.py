@@ -1,4 +1,4 @@
-"""The one job driver every training stage (SRL, RLVR, SFT; distillation next) runs through.
+"""The one job driver every training stage (SRL, RLVR, SFT, distillation) runs through.
 
 load the base model (and the initial adapter) -> resume from the newest *complete* checkpoint
 -> train under the time limit -> save the PEFT adapter -> score validation -> ``metrics.json``.

@@ -33,12 +33,16 @@ class TrainingJobSpec:
     checkpoint_every_minutes: float = 30.0
     keep_checkpoints: int = 2
     max_runtime_minutes: float | None = None
+    teacher_base_model: str | None = None  # distillation: the teacher's base model ...
+    teacher_adapter: str | None = None     # ... and its adapter (None: the base itself)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.max_steps < 1 or self.checkpoint_every_steps < 1 or self.keep_checkpoints < 1:
             raise ValueError("max_steps, checkpoint_every_steps and keep_checkpoints must be >= 1")
+        if self.stage == "distill" and not self.teacher_base_model:
+            raise ValueError("a distill job needs teacher_base_model (and usually teacher_adapter)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,7 @@
 """What every stage's trainer keeps beside TRL's own state: status, per-step history, summary.
 
-:class:`JobStateMixin` is mixed in front of a TRL trainer (``GRPOTrainer``, ``SFTTrainer``, a
-future distillation trainer). It gives the job runner (:mod:`.job_runner`) one interface for
+:class:`JobStateMixin` is mixed in front of a TRL trainer (``GRPOTrainer``, ``SFTTrainer``, the
+distillation's ``GKDTrainer``). It gives the job runner (:mod:`.job_runner`) one interface for
 
 - the **extra state** that goes into every checkpoint and comes back on resume (status, history,
   resumed-from steps, training seconds of earlier runs, plus the stage's own via

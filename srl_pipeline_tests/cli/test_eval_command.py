@@ -93,7 +93,7 @@ def test_missing_scenario_file_exits_2(tmp_path, artifacts, capsys):
 def test_model_and_tier_choices():
     from srl_pipeline.cli.eval_command import MODELS, TIERS
 
-    assert MODELS == ("srl_rlvr", "srl", "base", "sft", "rlvr_only")
+    assert MODELS == ("gold", "silver", "srl_rlvr", "srl", "base", "sft", "rlvr_only")
     assert TIERS == ("bronze", "silver", "gold")
 
 

@@ -18,15 +18,19 @@ def test_tiers_largest_first():
 
 
 def test_models_in_the_table_order():
-    assert catalogue.model_names() == ("base", "sft", "rlvr_only", "srl", "srl_rlvr")
+    assert catalogue.model_names() == ("base", "sft", "rlvr_only", "srl", "srl_rlvr", "silver", "gold")
     assert {m.name: m.label for m in MODELS} == {
-        "base": "Base", "sft": "SFT", "rlvr_only": "RLVR-only", "srl": "SRL", "srl_rlvr": "SRL→RLVR"}
+        "base": "Base", "sft": "SFT", "rlvr_only": "RLVR-only", "srl": "SRL", "srl_rlvr": "SRL→RLVR",
+        "silver": "Silver", "gold": "Gold"}
     assert {m.name: m.adapter_asset for m in MODELS} == {
         "base": None, "sft": "sft_adapter", "rlvr_only": "rlvr_only_adapter", "srl": "srl_adapter",
-        "srl_rlvr": "rlvr_adapter"}
+        "srl_rlvr": "rlvr_adapter", "silver": "silver_adapter", "gold": "gold_adapter"}
     assert {m.name: m.stage for m in MODELS} == {
-        "base": None, "sft": "sft", "rlvr_only": "rlvr", "srl": "srl", "srl_rlvr": "rlvr"}
-    assert [m.name for m in catalogue.production_models()] == ["base", "srl", "srl_rlvr"]
+        "base": None, "sft": "sft", "rlvr_only": "rlvr", "srl": "srl", "srl_rlvr": "rlvr",
+        "silver": "distill", "gold": "distill"}
+    assert {m.name: m.tier for m in MODELS if m.stage == "distill"} == {"silver": "silver", "gold": "gold"}
+    assert [m.name for m in catalogue.production_models()] == ["base", "srl", "srl_rlvr", "silver", "gold"]
+    assert catalogue.TIER_MODELS == {"bronze": "srl_rlvr", "silver": "silver", "gold": "gold"}
     assert [m.name for m in catalogue.experiment_models()] == ["sft", "rlvr_only"]
 
 

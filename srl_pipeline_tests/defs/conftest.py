@@ -71,3 +71,24 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> str:
 @pytest.fixture
 def runner(game_root: Path, tmp_path: Path) -> Runner:
     return Runner(make_resources(game_root, tmp_path / "artifacts"))
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Base models, then the main job (lore -> ... -> Bronze -> Silver -> Gold -> evaluation ->
+    registration), the experiments job and the report, for zombie, on an on-disk instance; shared
+    read-only by the training, distillation and registry tests (a test that changes things copies it)."""
+    tmp = tmp_path_factory.mktemp("training")
+    import shutil
+
+    game = tmp / "game"
+    shutil.copytree(GAME_SRC, game)
+    home = tmp / "dagster_home"   # on disk, so the browser check's webserver reads the same runs
+    home.mkdir()
+    runner = Runner(make_resources(game, tmp / "artifacts"), dg.DagsterInstance.local_temp(str(home)))
+    base = runner.defs.resolve_job_def("build_base_models").execute_in_process(instance=runner.instance, raise_on_error=False)
+    result = runner.run("zombie", job="main")
+    experiments = runner.run("zombie", job="experiments")
+    report = runner.defs.resolve_job_def("report").execute_in_process(instance=runner.instance,
+                                                                                 raise_on_error=False)
+    return runner, base, result, tmp / "artifacts", experiments, report

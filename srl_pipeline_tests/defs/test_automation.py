@@ -94,3 +94,32 @@ def test_lore_sensor_first_tick_skips_species_already_materialised_from_the_same
     lore.write_text(lore.read_text().replace("species: vampire", "species: vampire\n# edited", 1))
     edited = _tick(lore_change_sensor, runner.instance, game_root, None)
     assert "vampire" in [r.partition_key for r in edited.run_requests]
+
+
+def test_the_nightly_schedule_runs_the_cascade_on_in_the_deployment_and_off_locally(tmp_path: Path):
+    from srl_pipeline.core.profiles import load_profile
+    from srl_pipeline.defs.automation.definitions import defs_for
+
+    statuses = {}
+    for name in ("aws", "local", "test"):
+        (schedule,) = defs_for(load_profile(name)).schedules
+        statuses[name] = schedule.default_status
+        assert schedule.job_name == "cascade"
+    assert statuses == {"aws": dg.DefaultScheduleStatus.RUNNING, "local": dg.DefaultScheduleStatus.STOPPED,
+                        "test": dg.DefaultScheduleStatus.STOPPED}
+    (schedule,) = defs_for(load_profile("aws")).schedules
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        instance.add_dynamic_partitions(species_partitions.name, ["lich", "zombie"])
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 12, 3, 3)) as ctx:
+            requests = schedule(ctx)
+    assert [(r.partition_key, r.run_key, r.tags["trigger"]) for r in requests] == [
+        ("lich", "nightly:2026-12-03:lich", "nightly"), ("zombie", "nightly:2026-12-03:zombie", "nightly")]
+
+
+def test_the_cascade_job_is_the_distillation_evaluation_and_registration_without_bronzes_training():
+    from srl_pipeline.definitions import build_definitions
+
+    job = build_definitions().resolve_job_def("cascade")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert keys == {"bronze_traces", "silver_adapter", "gold_adapter", "model_evaluation", "registered_models"}

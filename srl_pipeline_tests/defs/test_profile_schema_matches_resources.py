@@ -6,9 +6,12 @@ from __future__ import annotations
 import pytest
 
 from srl_pipeline.core.profile_schema import (
-    CollaborationSection, EvaluationSection, GameSection, QualitySection, RoleSection, SageMakerSection,
-    SageMakerTierSection, ScenariosSection, TrainingBackendSection, TrainingSection, TrajectoriesSection,
+    CollaborationSection, DistillationSection, EvaluationSection, GameSection, QualitySection, RegistrySection,
+    RoleSection, SageMakerSection, SageMakerTierSection, ScenariosSection, TrainingBackendSection, TrainingSection,
+    TrajectoriesSection,
 )
+from srl_pipeline.defs.distillation.resources import DistillationSettings
+from srl_pipeline.defs.registry.resources import RegistrySettings
 from srl_pipeline.defs.collaboration.resources import CollaborationResource, DatasetSettings, RoleConfig
 from srl_pipeline.defs.evaluation.resources import EvaluationSettings
 from srl_pipeline.defs.game.resources import GameDataResource, QualitySettings, ScenarioSettings
@@ -33,6 +36,8 @@ FROM_ENVIRONMENT = {"postgres_dsn", "api_key", "artifacts_dir", "role_arn", "ima
     # training_backend.sagemaker; max_concurrent_jobs is the section's shared key
     (SageMakerSection, SageMakerTrainingBackend, set()),
     (SageMakerTierSection, SageMakerTier, {"image_uri"}),
+    (DistillationSection, DistillationSettings, set()),
+    (RegistrySection, RegistrySettings, set()),
 ], ids=lambda x: getattr(x, "__name__", ""))
 def test_schema_section_keys_are_the_resource_fields(section, resource, extra):
     shared = {"max_concurrent_jobs"} if resource is SageMakerTrainingBackend else set()

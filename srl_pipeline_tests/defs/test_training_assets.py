@@ -14,26 +14,6 @@ from srl_pipeline.defs.training.assets import TIERS
 from .conftest import Runner, check_results, make_resources, materialized
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("training")
-    import shutil
-
-    from .conftest import GAME_SRC
-
-    game = tmp / "game"
-    shutil.copytree(GAME_SRC, game)
-    home = tmp / "dagster_home"   # on disk, so the browser check's webserver reads the same runs
-    home.mkdir()
-    runner = Runner(make_resources(game, tmp / "artifacts"), dg.DagsterInstance.local_temp(str(home)))
-    base = runner.defs.resolve_job_def("build_base_models").execute_in_process(instance=runner.instance, raise_on_error=False)
-    result = runner.run("zombie", job="main")
-    experiments = runner.run("zombie", job="experiments")
-    report = runner.defs.resolve_job_def("report").execute_in_process(instance=runner.instance,
-                                                                                 raise_on_error=False)
-    return runner, base, result, tmp / "artifacts", experiments, report
-
-
 def test_base_models_are_built_per_tier_in_hf_format(trained):
     runner, base, _, artifacts, *_ = trained
     assert base.success
@@ -102,7 +82,7 @@ def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_spl
     dataset = json.loads((artifacts / "srl_dataset" / "zombie.json").read_text())
     n_test = sum(1 for t in dataset["plan_tasks"] if t["split"] == "test")
     assert evaluation["test_tasks"] == n_test > 0
-    assert set(evaluation["models"]) == {"base", "srl", "srl_rlvr", "random_legal", "solver"}
+    assert set(evaluation["models"]) == {"base", "srl", "srl_rlvr", "silver", "gold", "random_legal", "solver"}
     assert evaluation["handwritten_tasks"] == 10  # configs/eval/zombie_encounters.jsonl
     for name, r in evaluation["models"].items():
         assert r["tasks"] == n_test and 0.0 <= r["success_greedy"] <= 1.0 and r["k"] == (0 if name == "solver" else 2)
@@ -118,7 +98,7 @@ def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_spl
     assert len(mat.metadata["comparison (greedy success)"].value) < 1000   # inline, not behind a click
     table = mat.metadata["models"].value
     rows = {r.data["model"]: r.data for r in table.records}
-    assert list(rows) == ["Random legal", "Base", "SRL", "SRL→RLVR", "Solver"]   # the catalogue's table order
+    assert list(rows) == ["Random legal", "Base", "SRL", "SRL→RLVR", "Silver", "Gold", "Solver"]   # the catalogue's order
     assert rows["Base"]["success greedy (%)"] == round(100 * evaluation["models"]["base"]["success_greedy"], 1)
 
 

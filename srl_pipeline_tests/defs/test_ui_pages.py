@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_training_assets import trained  # noqa: F401  (the module fixture: one real run)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

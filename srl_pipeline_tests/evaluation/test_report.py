@@ -42,11 +42,11 @@ def test_write_report_from_artifacts(tmp_path):
     assert list(collect_results(tmp_path)) == ["ghoul", "vampire"]
     report = write_report(tmp_path)
     assert report["table"] == (
-        "| species (success_greedy, %) | Random legal | Base | SFT | RLVR-only | SRL | SRL→RLVR | Solver |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|\n"
-        "| ghoul | — | 0.0 | — | — | — | — | — |\n"
-        "| vampire | — | 10.0 | 25.0 | — | 50.0 | 75.0 | — |\n"
-        "| average | — | 5.0 | 25.0 | — | 50.0 | 75.0 | — |\n")
+        "| species (success_greedy, %) | Random legal | Base | SFT | RLVR-only | SRL | SRL→RLVR | Silver | Gold | Solver |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| ghoul | — | 0.0 | — | — | — | — | — | — | — |\n"
+        "| vampire | — | 10.0 | 25.0 | — | 50.0 | 75.0 | — | — | — |\n"
+        "| average | — | 5.0 | 25.0 | — | 50.0 | 75.0 | — | — | — |\n")
     assert report["verdict"] == ("SRL→RLVR wins with 75.0 % greedy success on the held-out test split (average over "
                                  "2 species), ahead of SFT by 50.0 points. For reference: Base 5.0 %.")
     out = tmp_path / "report"
@@ -57,6 +57,20 @@ def test_write_report_from_artifacts(tmp_path):
     for name in ("average", "ghoul", "vampire"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"![{name}]({name}.png)" in text
     saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert saved["models"] == ["random_legal", "base", "sft", "rlvr_only", "srl", "srl_rlvr", "solver"]
+    assert saved["models"] == ["random_legal", "base", "sft", "rlvr_only", "srl", "srl_rlvr", "silver", "gold", "solver"]
     assert report["verdict"] in text
     assert saved["results"]["vampire"]["sft"]["success_greedy"] == 0.25
+
+
+def test_the_tier_table_puts_the_tiers_side_by_side_with_their_share_of_bronze():
+    from srl_pipeline.evaluation.report import tier_table
+
+    def r(success, params, latency):
+        return {"success_greedy": success, "step_similarity": 0.5, "parameters": params, "latency_ms_per_turn": latency}
+
+    results = {"lich": {"srl_rlvr": r(0.4, 2_000_000, 30.0), "silver": r(0.4, 1_000_000, 20.0), "gold": r(0.2, 400_000, 10.0)},
+               "zombie": {"srl_rlvr": r(0.2, 2_000_000, 30.0), "silver": r(0.1, 1_000_000, 20.0), "gold": r(0.2, 400_000, 10.0)}}
+    text = tier_table(results, {"bronze": "srl_rlvr", "silver": "silver", "gold": "gold"})
+    assert "| lich | Gold | 20.0 | 50.0 | 0.40M | 10.0 | 50 | 20 |" in text
+    assert "| average | SRL→RLVR | 30.0 | 50.0 | 2.00M | 30.0 | 100 | 100 |" in text
+    assert "| average | Gold | 20.0 | 50.0 | 0.40M | 10.0 | 67 | 20 |" in text

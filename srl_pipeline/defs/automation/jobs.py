@@ -14,7 +14,8 @@ REPORT = dg.AssetSelection.assets("experiment_report")
 # `base_models_job` has built the tiers' base models once).
 main_job = dg.define_asset_job(
     "main", selection=dg.AssetSelection.all() - BASE_MODELS - EXPERIMENTS, partitions_def=species_partitions,
-    description="Every production asset of one species: lore -> ... -> SRL -> RLVR -> evaluation.",
+    description="Every production asset of one species: lore -> ... -> SRL -> RLVR -> Silver -> Gold -> evaluation "
+                "-> registration.",
 )
 
 experiments_job = dg.define_asset_job(
@@ -40,6 +41,16 @@ rules_refresh_job = dg.define_asset_job(
     description="Re-derive the rules in force and everything downstream of them for one species.",
 )
 
+# The distillation cascade on top of the Bronze that exists (the nightly schedule runs it): Bronze's
+# training is not in it, so a failed Bronze never stops it (bronze_traces falls back to the last
+# registered Bronze).
+CASCADE = dg.AssetSelection.assets("bronze_traces", "silver_adapter", "gold_adapter", "model_evaluation",
+                                   "registered_models")
+cascade_job = dg.define_asset_job(
+    "cascade", selection=CASCADE, partitions_def=species_partitions,
+    description="bronze_traces -> Silver -> Gold -> evaluation of every tier -> registration, for one species.",
+)
+
 base_models_job = dg.define_asset_job(
     "build_base_models", selection=BASE_MODELS, description="Build or register every tier's base model.")
-JOBS = [main_job, data_job, rules_refresh_job, base_models_job, experiments_job, report_job]
+JOBS = [main_job, data_job, rules_refresh_job, cascade_job, base_models_job, experiments_job, report_job]

@@ -70,11 +70,42 @@ def evaluate_species(context: dg.AssetExecutionContext, training: TrainingSettin
            if isinstance(results[name].get(metric), (int, float))},
         "table": dg.MetadataValue.md(table),
         "comparison": dg.MetadataValue.md(f"![models](data:image/png;base64,{png})"),
+        **tier_metadata(results),
         "weakness": dg.MetadataValue.md("\n".join(
             f"- **{name}**: " + ("; ".join(results[name]["weakness"]["top_failure_modes"]) or "no failures")
             for name in order)),
     }
     return artifact, metadata
+
+
+def tier_metadata(results: dict) -> dict:
+    """The served tiers side by side (Bronze's SRL→RLVR, Silver, Gold): a table of success, step
+    similarity, parameters and latency, inline bars of greedy success and the detailed plot."""
+    from ...evaluation.plots import tier_plot
+
+    tiers = {t: catalogue.TIER_MODELS[t] for t in catalogue.tier_names() if catalogue.TIER_MODELS[t] in results}
+    if not tiers:
+        return {}
+    columns = {"success_greedy": "success greedy (%)", "step_similarity": "step similarity (%)",
+               "parameters": "parameters", "latency_ms_per_turn": "latency (ms/turn)"}
+    records = []
+    for tier, model in tiers.items():
+        r = results[model]
+        row = {"tier": catalogue.tier(tier).label}
+        for metric, header in columns.items():
+            v = r.get(metric)
+            row[header] = None if not isinstance(v, (int, float)) else (
+                round(100 * v, 1) if metric in ("success_greedy", "step_similarity") else round(float(v), 3))
+        records.append(dg.TableRecord(row))
+    table = dg.MetadataValue.table(records, schema=dg.TableSchema(
+        columns=[dg.TableColumn("tier", "string")] + [dg.TableColumn(h, "float") for h in columns.values()]))
+    png = base64.b64encode(tier_plot({catalogue.tier(t).label: results[m] for t, m in tiers.items()})).decode()
+    return {"tiers": table,
+            "tiers (greedy success)": comparison_bars(results, list(tiers.values())),
+            "tier comparison": dg.MetadataValue.md(f"![tiers](data:image/png;base64,{png})"),
+            "tier weakness": dg.MetadataValue.md("\n".join(
+                f"- **{catalogue.tier(t).label}**: " + ("; ".join(results[m]["weakness"]["top_failure_modes"])
+                                                        or "no failures") for t, m in tiers.items()))}
 
 
 def hand_written_encounters(training: TrainingSettings, evaluation: EvaluationSettings,
@@ -95,12 +126,14 @@ def hand_written_encounters(training: TrainingSettings, evaluation: EvaluationSe
 
 
 @dg.asset(partitions_def=species_partitions, group_name="evaluation", code_version="2", io_manager_key="artifacts",
-          deps=["rlvr_adapter", "srl_adapter", "srl_dataset", "monster_lore", "lore_index"], kinds={"pytorch"})
+          deps=["rlvr_adapter", "srl_adapter", "silver_adapter", "gold_adapter", "srl_dataset", "monster_lore",
+                "lore_index"], kinds={"pytorch"})
 def model_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
                      evaluation: EvaluationSettings, collaboration: CollaborationResource) -> dg.Output[dict]:
-    """Base, SRL and SRL->RLVR on the held-out test split and on the species' hand-written
-    encounters: full-plan success (greedy and avg@k), step similarity, format errors, KL to base and
-    a weakness report per model, beside the reference rows (a random legal policy, the solver)."""
+    """Base, SRL, SRL->RLVR (Bronze) and the distilled Silver and Gold on the held-out test split and
+    on the species' hand-written encounters: full-plan success (greedy and avg@k), step similarity,
+    format errors, KL to base, parameters, latency per turn and a weakness report per model, beside
+    the reference rows (a random legal policy, the solver); the tiers side by side in a plot."""
     artifact, metadata = evaluate_species(context, training, evaluation, collaboration, PRODUCTION_MODELS,
                                           references=True)
     return dg.Output(artifact, data_version=dg.DataVersion(content_hash(artifact)[:16]), metadata=metadata)

@@ -82,21 +82,42 @@ def train_adapter(context: dg.AssetExecutionContext, training: TrainingSettings,
     hyperparameters = training.hyperparameters(stage)
     base_model = training.base_model("bronze")
     job = checkpoint_key(dataset, base_model, hyperparameters, max_steps, training.seed, initial_adapter)
-    with atomic_dir(final) as tmp:  # promoted only when the job succeeded; discarded otherwise
-        spec = TrainingJobSpec(
-            stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset),
-            output_dir=str(tmp), checkpoint_dir=str(layout.checkpoints(asset, species, job)),
-            initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
-            checkpoint_every_steps=training.checkpoint_every_steps,
-            checkpoint_every_minutes=training.checkpoint_every_minutes, keep_checkpoints=training.keep_checkpoints)
-        result = training_backend.run(context, spec)
-        metrics = publish_paths(tmp, final)
-        version = adapter_version(tmp)
+    spec = lambda tmp: TrainingJobSpec(  # noqa: E731
+        stage=stage, species=species, tier="bronze", base_model=base_model, dataset=str(dataset),
+        output_dir=str(tmp), checkpoint_dir=str(layout.checkpoints(asset, species, job)),
+        initial_adapter=initial_adapter, hyperparameters=hyperparameters, max_steps=max_steps, seed=training.seed,
+        checkpoint_every_steps=training.checkpoint_every_steps,
+        checkpoint_every_minutes=training.checkpoint_every_minutes, keep_checkpoints=training.keep_checkpoints)
+    result, metrics, version = run_and_promote(context, training_backend, layout, asset, species, spec)
     summary = {k: readable(v) for k, v in metrics.get("summary", {}).items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version),
         metadata={**curve_metadata(metrics, training.kl_bound), **(result.metadata or {}),
                   "adapter": dg.MetadataValue.path(str(final)), **summary, **_curves(metrics)})
+
+
+def run_and_promote(context: dg.AssetExecutionContext, training_backend: TrainingBackend, layout, asset: str,
+                    species: str, make_spec, extra_metrics=None):
+    """Run the job whose spec ``make_spec(staging folder)`` builds and promote its adapter; a
+    failure leaves the previous adapter and a failure marker (what the stale-Bronze fallback
+    reads), a success removes the marker. ``extra_metrics(metrics)`` adds keys to metrics.json
+    before promotion. Returns (backend result, metrics, adapter version)."""
+    final = layout.adapter(asset, species)
+    marker = layout.failure_marker(asset, species)
+    try:
+        with atomic_dir(final) as tmp:  # promoted only when the job succeeded; discarded otherwise
+            result = training_backend.run(context, make_spec(tmp))
+            metrics = publish_paths(tmp, final)
+            if extra_metrics is not None:
+                metrics.update(extra_metrics(metrics))
+                atomic_write_json(tmp / "metrics.json", metrics)
+            version = adapter_version(tmp)
+    except Exception as exc:
+        atomic_write_json(marker, {"asset": asset, "species": species, "error": f"{type(exc).__name__}: {exc}"[:2000],
+                                   "run_id": context.run_id, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        raise
+    marker.unlink(missing_ok=True)
+    return result, metrics, version
 
 
 def publish_paths(staged: Path, final: Path) -> dict:

@@ -49,7 +49,7 @@ def cost_check_result(path: Path) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata)
 
 
-def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
+def health_checks(asset: str, prefix: str, kl: bool = True, tier: str = "bronze") -> list:
     """Finite training, bounded KL (GRPO stages) and a loadable adapter, for one adapter asset."""
     common = dict(partitions_def=species_partitions, asset=asset, blocking=True)
 
@@ -83,7 +83,7 @@ def health_checks(asset: str, prefix: str, kl: bool = True) -> list:
 
         from ...training.base_models import load_base_model
 
-        model, tokenizer = load_base_model(training.base_model("bronze"))
+        model, tokenizer = load_base_model(training.base_model(tier))
         path = training.layout().adapter(asset, context.partition_key)
         peft_model = PeftModel.from_pretrained(model, str(path))
         ids = tokenizer("<think>", return_tensors="pt").input_ids

@@ -18,7 +18,7 @@ BOUND = 0.1
 
 def _evaluation(tasks: int = TASKS, **kl) -> dict:
     """A model_evaluation artifact: every production model evaluated on every test task."""
-    kls = {"base": 0.0, "srl": 0.04, "srl_rlvr": 0.08, **kl}
+    kls = {"base": 0.0, "srl": 0.04, "srl_rlvr": 0.08, "silver": None, "gold": None, **kl}  # other tiers: no KL to Bronze's base
     return {"species": "vampire", "rules_version": "5a66c7adcbb9fb85", "test_tasks": tasks, "settings": {},
             "models": {name: {"tasks": tasks, "success": 0.5, "kl_to_base": kls[name]} for name in PRODUCTION_MODELS}}
 
@@ -27,15 +27,16 @@ def _kl(evaluation: dict, bound: float = BOUND):
     return checks.evaluation_kl_within_target(model_evaluation=evaluation, evaluation=EvaluationSettings(kl_bound=bound))
 
 
-def test_the_production_models_are_base_srl_and_srl_rlvr():
-    assert set(PRODUCTION_MODELS) == {"base", "srl", "srl_rlvr"}
+def test_the_production_models_are_base_srl_srl_rlvr_and_the_distilled_tiers():
+    assert set(PRODUCTION_MODELS) == {"base", "srl", "srl_rlvr", "silver", "gold"}
 
 
 # -- evaluation_complete ----------------------------------------------------------------------
 def test_evaluation_complete_passes_when_every_model_saw_every_task():
     r = checks.evaluation_complete(model_evaluation=_evaluation())
     assert r.passed, result_text(r)
-    assert result_text(r) == f"{TASKS} test scenarios; evaluated {{'base': {TASKS}, 'srl': {TASKS}, 'srl_rlvr': {TASKS}}}"
+    assert result_text(r) == (f"{TASKS} test scenarios; evaluated {{'base': {TASKS}, 'srl': {TASKS}, 'srl_rlvr': {TASKS}, "
+                              f"'silver': {TASKS}, 'gold': {TASKS}}}")
     assert r.metadata["test_tasks"].value == TASKS
     assert r.severity == dg.AssetCheckSeverity.ERROR
 
@@ -130,6 +131,12 @@ def test_evaluation_kl_within_target_warns_when_a_kl_is_missing():
     assert not r.passed
     assert r.severity == dg.AssetCheckSeverity.WARN
     assert "'srl': None" in result_text(r)
+
+
+def test_evaluation_kl_within_target_ignores_the_tiers_on_other_bases():
+    r = _kl(_evaluation(silver=None, gold=3.0))   # Silver and Gold adapt their own bases: no KL to Bronze's
+    assert r.passed, result_text(r)
+    assert "'gold'" not in result_text(r) and "'silver'" not in result_text(r)
 
 
 def test_evaluation_kl_within_target_ignores_the_base_model():

@@ -73,8 +73,8 @@ ANSWER_ATTEMPTS = 20  # redraws of a sample whose walk is stuck at the answer (n
 # can attend to; "request invitation" for the menu's request_invitation it did not learn to
 # copy in 800 steps: W6 in EXPERIMENTS.md). One fixed sentence: free text here taught tiny models to ramble
 # and never close the think, and varied wording is entropy that RL's KL pays for without reward.
-# Reading the menu first is what makes the base's *sampled* actions legal and spread over the menu
-# (bench/experiments/EXPERIMENTS.md, W6): the exploration SRL needs to find the expert's move.
+# With it, the base's samples hit the expert's call in 30 % of SRL's groups instead of 10-15 %
+# (vampire, bench/experiments/EXPERIMENTS.md W5 -> W7): the exploration SRL needs to find the expert's move.
 THOUGHT = "I am a {species}. I can {options}. I will {verb}."
 
 

@@ -121,8 +121,8 @@ def test_warmup_corpus_teaches_the_format_without_plans():
 
 def test_warmup_think_reads_the_menu_then_names_the_steps_action():
     """The think lists the actions of the prompt's "Moves now:" menu as the menu spells them, in its
-    order, then the action the step takes (one of them): reading the menu is what spreads the base's
-    sampled actions over the legal moves (the exploration SRL needs)."""
+    order, then the action the step takes (one of them): the base then samples the expert's move more
+    often (the exploration SRL needs)."""
     import re
 
     samples = [t for t in warmup_corpus(GAME, seed=5, n=80) if "</think>" in t]

@@ -4,7 +4,6 @@ SageMaker (moto's server on a free loopback port, the production boto3 code path
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 
 import pytest
@@ -27,22 +26,10 @@ def candidate(species: str = "vampire", tier: str = "gold", success: float = 0.5
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    from moto.server import ThreadedMotoServer
+    from srl_pipeline_tests.sagemaker_emulator import moto_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -28,12 +28,28 @@ ROOT = Path(__file__).resolve().parents[2]
 ART = ROOT / "artifacts"
 
 
+MENU_CONSTRAINED = [False]
+
+
 def evaluate(base: str, adapter: str | None, tasks, ruleset, reference, steps) -> dict:
+    """Greedy test metrics; with --menu-constrained also under menu-constrained decoding (``menu``)."""
     model, tok = load_model(base, adapter, device="cpu")
-    r = evaluate_model(model, tok, tasks, ruleset, steps, EvalSettings(k=0, step_examples=len(steps), batch_size=32),
-                       reference=reference if adapter else None)
+    out = {}
+    for constrained in (False, True) if MENU_CONSTRAINED[0] else (False,):
+        r = evaluate_model(model, tok, tasks, ruleset, steps, EvalSettings(k=0, step_examples=len(steps), batch_size=32,
+                                                                           menu_constrained=constrained),
+                           reference=reference if adapter else None)
+        r = _keep(r)
+        if constrained:
+            out["menu"] = r
+        else:
+            out.update(r)
+    return out
+
+
+def _keep(r: dict) -> dict:
     return {k: r.get(k) for k in ("success_greedy", "format_error_rate", "kl_to_base", "outcomes", "step_similarity",
-                                  "srl_reward")}
+                                  "srl_reward", "repeated_line_rate")}
 
 
 def curve(base: str, ckpt_root: Path, tasks, ruleset, reference, steps) -> list:
@@ -59,8 +75,10 @@ def main() -> None:
     ap.add_argument("--eval-base", action="store_true")
     ap.add_argument("--step-examples", type=int, default=16)
     ap.add_argument("--init-adapter", default=None, help="RLVR from this SRL adapter (with --srl-steps 0)")
+    ap.add_argument("--menu-constrained", action="store_true", help="also evaluate with menu-constrained decoding")
     ap.add_argument("--curve-every", type=int, default=0, help="checkpoint every N steps and evaluate each (a learning curve)")
     a = ap.parse_args()
+    MENU_CONSTRAINED[0] = a.menu_constrained
 
     dataset = ART / "srl_dataset" / f"{a.species}.json"
     data = json.loads(dataset.read_text())

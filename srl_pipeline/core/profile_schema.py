@@ -124,6 +124,7 @@ class EvaluationSection(Strict):
     step_examples: Steps = 64
     seed: Seed = 0
     chat: bool = False
+    menu_constrained: bool = False
     kl_bound: Annotated[float, Field(gt=0.0, le=100.0)] = 0.1
     encounters_dir: Path = "configs/eval"
 

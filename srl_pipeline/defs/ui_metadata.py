@@ -16,7 +16,8 @@ from ..evaluation.report import PERCENT_METRICS
 # Columns of a model table: metric -> header (with its unit).
 MODEL_COLUMNS = {"success_greedy": "success greedy (%)", "success_avg_k": "success avg@k (%)",
                  "handwritten_success_greedy": "hand-written, greedy (%)", "step_similarity": "step similarity (%)",
-                 "format_error_rate": "format errors (% of turns)", "kl_to_base": "KL to base (per token)",
+                 "format_error_rate": "format errors (% of turns)",
+                 "repeated_line_rate": "repeated lines (% of turns)", "kl_to_base": "KL to base (per token)",
                  "parameters": "parameters", "latency_ms_per_turn": "latency (ms/turn)"}
 
 

@@ -9,6 +9,8 @@ For one model (base, SFT, RLVR-only, SRL, SRL→RLVR) on a list of :class:`PlanT
 - ``step_similarity`` / ``srl_reward``: the greedy next step against the expert's step on the
   step-wise examples (a broken format counts 0 for the similarity, -1 for the reward);
 - ``format_error_rate``: broken turns over all generated turns (greedy rollouts + step examples);
+- ``repeated_line_rate``: greedy turns that repeat a line their play already spoke
+  (:func:`.metrics.repeated_line_rate`);
 - ``kl_to_base``: the mean per-token KL(model || reference) over the completion tokens of the
   greedy rollouts, exact over the vocabulary from both models' logits (:mod:`.kl`);
 - ``parameters`` (the model's, adapter included) and ``latency_ms_per_turn`` (wall time of the
@@ -31,7 +33,7 @@ from typing import Any, Sequence
 from ..training.base_models import load_model
 from ..training.plan_rollout import PlanRollout, PlanTask
 from .kl import kl_to_reference
-from .metrics import fraction, summarize_rollouts, summarize_steps
+from .metrics import fraction, repeated_line_rate, summarize_rollouts, summarize_steps
 
 __all__ = ["EvalSettings", "evaluate_model", "evaluate_models"]
 
@@ -46,6 +48,7 @@ class EvalSettings:
     step_examples: int = 64       # cap on the step-wise examples scored
     seed: int = 0
     chat: bool = False            # wrap prompts in the tokenizer's chat template
+    menu_constrained: bool = False  # serve as the game does: the action call is one of the menu's (training/menu_constraint.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +82,7 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     settings = settings or EvalSettings()
     tasks = list(tasks)
     common = dict(max_new_tokens=settings.max_new_tokens, max_steps=settings.max_steps,
-                  batch_size=settings.batch_size, chat=settings.chat)
+                  batch_size=settings.batch_size, chat=settings.chat, menu_constrained=settings.menu_constrained)
     started = time.perf_counter()
     greedy = rollout_plans(model, tokenizer, tasks, ruleset, samples=1, do_sample=False, **common) if tasks else []
     greedy_seconds = time.perf_counter() - started
@@ -91,7 +94,7 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     examples = list(step_examples)[: settings.step_examples]
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], do_sample=False,
                           max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                          chat=settings.chat) if examples else []
+                          chat=settings.chat, menu_constrained=settings.menu_constrained) if examples else []
     steps = summarize_steps([text for text, _ in outs], [e["target"] for e in examples])
 
     result = summarize_rollouts(greedy, sampled, tasks, settings.k if tasks else 0)
@@ -107,6 +110,7 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
         "step_examples": steps["step_examples"],
         "format_error_rate": fraction(broken_turns + steps["step_format_errors"], turns + steps["step_examples"]),
         "turns": turns + steps["step_examples"],
+        "repeated_line_rate": repeated_line_rate(greedy),
         "kl_to_base": kl,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "latency_ms_per_turn": round(1000 * greedy_seconds / turns, 3) if turns else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Sequence
 
+from ..game.steps import StepFormatError, parse_step
 from ..training.plan_rollout import OUTCOMES, PlanRollout, PlanTask
 from ..training.rewards import FORMAT_PENALTY, extract_step, step_similarity
 
@@ -117,6 +118,25 @@ def summarize_rollouts(greedy: Sequence[PlanRollout], sampled: Sequence[PlanRoll
         "examples": [_example(r, tasks[r.task_index] if 0 <= r.task_index < n else None) for r in chosen],
         "per_task": per_task,
     }
+
+
+def repeated_line_rate(greedy: Sequence[PlanRollout]) -> float | None:
+    """Share of the greedy plays' turns (after each play's first readable one) whose in-character
+    line repeats a line that play already spoke: an NPC that says the same words at every turn is
+    not one a studio ships, whatever its success (the trace verifier halves such a play's voice)."""
+    repeats = later = 0
+    for ro in greedy:
+        said: set[str] = set()
+        for text in ro.plan:
+            try:
+                line = " ".join(parse_step(text).line.casefold().split())
+            except StepFormatError:
+                continue
+            if said:
+                later += 1
+                repeats += line in said
+            said.add(line)
+    return fraction(repeats, later)
 
 
 def summarize_steps(completions: Sequence[str], targets: Sequence[str]) -> dict[str, Any]:

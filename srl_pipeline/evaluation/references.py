@@ -19,7 +19,7 @@ from ..game.simulator import Simulator
 from ..game.solver import shortest_plan
 from ..game.steps import Step, format_step
 from ..training.plan_rollout import PlanRollout, PlanTask, Turn
-from .metrics import summarize_rollouts
+from .metrics import repeated_line_rate, summarize_rollouts
 
 REFERENCE_POLICIES = ("random_legal", "solver")
 _LINE = "..."  # reference plans say nothing in character; the simulator judges the calls only
@@ -106,5 +106,6 @@ def evaluate_reference(name: str, tasks: Sequence[PlanTask], ruleset: Any, k: in
         result["success_avg_k"] = result["success_greedy"]
     result.update({"step_similarity": None, "srl_reward": None, "step_examples": 0, "format_error_rate": 0.0,
                    "turns": sum(len(r.turns) for r in greedy), "kl_to_base": None,
+                   "repeated_line_rate": repeated_line_rate(greedy),
                    "model": {"name": name, "base_model": None, "adapter": None}})
     return result

@@ -23,7 +23,7 @@ __all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_
 
 # Metrics in [0, 1] shown as percentages by results_table; the others are shown as numbers.
 PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "handwritten_success_greedy", "step_similarity",
-                             "format_error_rate"})
+                             "format_error_rate", "repeated_line_rate"})
 
 
 def _cell(value: Any, metric: str) -> str:
@@ -61,6 +61,7 @@ METRICS = (("success_greedy", "Full-plan success, greedy (%)"),
            ("handwritten_success_greedy", "Hand-written encounters (configs/eval/): full-plan success, greedy (%)"),
            ("step_similarity", "Mean step similarity to the expert (%)"),
            ("format_error_rate", "Format-error rate (% of turns)"),
+           ("repeated_line_rate", "Repeated lines (% of greedy turns after a play's first that repeat its earlier line)"),
            ("kl_to_base", "KL to the base model (per token)"))
 
 

@@ -110,6 +110,41 @@ def menu_actions(prompt: str) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))  # "(none)": nothing is legal
 
 
+def menu_calls(prompt: str) -> list[str]:
+    """Every call a turn prompt's ``Moves now:`` menu offers, spelt as a step writes it
+    (``action(name=value, ...)``): the per-argument ``|`` alternatives expanded."""
+    menu = prompt.rsplit("\nMoves now: ", 1)[1].split("\n", 1)[0] if "\nMoves now: " in prompt else ""
+    calls: list[str] = []
+    for part in menu.split("; "):
+        if "(" not in part or not part.endswith(")"):
+            continue
+        action, inner = part[:-1].split("(", 1)
+        if not action.strip():
+            continue  # "(none)": nothing is legal
+        combos: list[list[str]] = [[]]
+        for arg in (a for a in inner.split(", ") if a):
+            name, _, values = arg.partition("=")
+            combos = [c + [f"{name}={v}"] for c in combos for v in values.split("|")]
+        calls.extend(f"{action.strip()}({', '.join(c)})" for c in combos)
+    return list(dict.fromkeys(calls))
+
+
+def spoken_lines(prompt: str) -> list[str]:
+    """The in-character lines of a turn prompt's ``Steps so far:`` (what the NPC already said this
+    encounter), in order; unreadable steps are skipped."""
+    prompt = "\n" + prompt
+    if "\nSteps so far:\n" not in prompt:
+        return []
+    block = prompt.rsplit("\nSteps so far:\n", 1)[1].split("\nState now: ", 1)[0]
+    lines = []
+    for text in block.split("\n"):
+        try:
+            lines.append(parse_step(text.strip()).line)
+        except StepFormatError:  # "(none yet)", or a broken step of a rollout
+            continue
+    return lines
+
+
 def goal_text(goal: str, ruleset: RuleSet) -> str:
     g = ruleset.goals.get(goal)
     return f"{goal}: {g.description}" if g is not None and g.description else goal

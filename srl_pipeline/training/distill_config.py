@@ -34,6 +34,7 @@ class DistillHyperparameters(StageHyperparameters):
     max_completion_length: int = 64       # tokens per sampled turn (think + step line)
     max_length: int = 1024                # prompt + completion tokens
     validation_examples: int = 8          # validation turns scored before/after (SRL reward, KL to teacher)
+    menu_constrained: bool = False        # the student's sampled action calls stay on the menu (menu_constraint.py)
 
     def validate(self) -> None:
         super().validate()

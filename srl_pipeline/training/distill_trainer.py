@@ -161,7 +161,8 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
         student = self.accelerator.unwrap_model(model)
         outs = generate_steps(student, self.processing_class, inputs["prompt_text"], do_sample=True,
                               temperature=self.hp.temperature, max_new_tokens=self.hp.max_completion_length,
-                              batch_size=len(inputs["prompt_text"]), chat=self.chat)
+                              batch_size=len(inputs["prompt_text"]), chat=self.chat,
+                              menu_constrained=self.hp.menu_constrained)
         self._completion_length = sum(len(ids) for _, ids in outs) / max(1, len(outs))
         rows = [{"prompt": p, "completion_ids": ids} for p, (_, ids) in zip(inputs["prompt_text"], outs)]
         return self.data_collator(rows)

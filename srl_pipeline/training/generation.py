@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from .menu_constraint import MenuConstraint
 from .rewards import step_end
 
 
@@ -61,18 +62,22 @@ def cut_after_step(ids: Sequence[int], tokenizer: Any) -> list[int]:
     return ids
 
 
-def add_step_stop(model: Any, tokenizer: Any) -> None:
-    """Make ``model.generate`` stop each sequence at the end of its step line.
+def add_step_stop(model: Any, tokenizer: Any, stop: bool = True, menu_constrained: bool = False) -> None:
+    """Make ``model.generate`` stop each sequence at the end of its step line (``stop``) and keep
+    its action call on the prompt's menu (``menu_constrained``, :mod:`.menu_constraint`).
 
     TRL's GRPOTrainer calls ``model.generate(**inputs, generation_config=...)`` and offers no way
-    to pass stopping criteria, so the criterion is attached to this model instance's ``generate``
-    (an explicit ``stopping_criteria`` argument still wins)."""
+    to pass stopping criteria or logits processors, so they are attached to this model instance's
+    ``generate`` (an explicit ``stopping_criteria`` / ``logits_processor`` argument still wins)."""
     original = model.generate
 
     def generate(*args: Any, **kwargs: Any):
-        if "stopping_criteria" not in kwargs and "input_ids" in kwargs:
-            kwargs["stopping_criteria"] = StoppingCriteriaList(
-                [StepEndCriteria(tokenizer, kwargs["input_ids"].size(1))])
+        if "input_ids" in kwargs:
+            width = kwargs["input_ids"].size(1)
+            if stop and "stopping_criteria" not in kwargs:
+                kwargs["stopping_criteria"] = StoppingCriteriaList([StepEndCriteria(tokenizer, width)])
+            if menu_constrained and "logits_processor" not in kwargs:
+                kwargs["logits_processor"] = LogitsProcessorList([MenuConstraint(tokenizer, width)])
         return original(*args, **kwargs)
 
     model.generate = generate
@@ -88,8 +93,9 @@ def render_prompts(tokenizer: Any, prompts: Sequence[str], chat: bool) -> list[s
 @torch.no_grad()
 def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sample: bool = False,
                    temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 96, batch_size: int = 16,
-                   chat: bool = False) -> list[tuple[str, list[int]]]:
-    """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step."""
+                   chat: bool = False, menu_constrained: bool = False) -> list[tuple[str, list[int]]]:
+    """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step.
+    ``menu_constrained``: the action call is one of the prompt's menu (:mod:`.menu_constraint`)."""
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -107,9 +113,10 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
             enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)
             width = enc["input_ids"].size(1)
+            processors = LogitsProcessorList([MenuConstraint(tokenizer, width)] if menu_constrained else [])
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=eos, stopping_criteria=StoppingCriteriaList(
-                                     [StepEndCriteria(tokenizer, width)]), **sampling)
+                                     [StepEndCriteria(tokenizer, width)]), logits_processor=processors, **sampling)
             for row in gen[:, width:].tolist():
                 for j, tok in enumerate(row):
                     if tok in eos_set:

@@ -107,7 +107,8 @@ Generate = Callable[[list[str]], list[tuple[str, list[int]]]]
 def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset: RuleSet, *, samples: int = 1,
                   do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 96,
                   max_steps: int = 8, batch_size: int = 32, chat: bool = False,
-                  progress_credit: float = 0.0, generate: Generate | None = None) -> list[PlanRollout]:
+                  progress_credit: float = 0.0, generate: Generate | None = None,
+                  menu_constrained: bool = False) -> list[PlanRollout]:
     """``samples`` rollouts per task (task-major order). All live rollouts advance one step per
     batched generation, so a batch of plans costs ``max_steps`` generation rounds at most.
     ``generate`` (prompts -> [(text, token ids)]) replaces the model, e.g. a scripted policy."""
@@ -116,7 +117,8 @@ def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset
 
         def generate(prompts: list[str]) -> list[tuple[str, list[int]]]:
             return generate_steps(model, tokenizer, prompts, do_sample=do_sample, temperature=temperature,
-                                  top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, chat=chat)
+                                  top_p=top_p, max_new_tokens=max_new_tokens, batch_size=batch_size, chat=chat,
+                                  menu_constrained=menu_constrained)
 
     sim = Simulator(ruleset)
     live = [_Live(PlanRollout(i, j, t.scenario.goal), t, sim.initial_state(t.scenario.state))

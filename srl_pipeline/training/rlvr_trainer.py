@@ -70,7 +70,7 @@ class RLVRTrainer(GRPOStageTrainer):
                                  samples=G, do_sample=True, temperature=self.hp.temperature, top_p=self.hp.top_p,
                                  max_new_tokens=self.hp.max_completion_length, max_steps=self.hp.max_plan_steps,
                                  batch_size=max(1, len(task_ids) * G), chat=self.chat,
-                                 progress_credit=self.hp.progress_credit)
+                                 progress_credit=self.hp.progress_credit, menu_constrained=self.hp.menu_constrained)
         return [rollouts[g * G:(g + 1) * G] for g in range(len(task_ids))]
 
     def _fresh_task_ids(self, n: int, round_no: int) -> list[int]:
@@ -202,7 +202,8 @@ def plan_success_rate(model: Any, tokenizer: Any, tasks: list[PlanTask], ruleset
     if not tasks:
         return None
     rollouts = rollout_plans(model, tokenizer, tasks, ruleset, max_new_tokens=hp.validation_max_new_tokens,
-                             max_steps=hp.max_plan_steps, batch_size=hp.validation_batch_size, chat=chat)
+                             max_steps=hp.max_plan_steps, batch_size=hp.validation_batch_size, chat=chat,
+                             menu_constrained=hp.menu_constrained)
     return sum(r.success for r in rollouts) / len(rollouts)
 
 

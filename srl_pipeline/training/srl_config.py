@@ -49,6 +49,7 @@ class SRLHyperparameters(StageHyperparameters):
     use_vllm: bool = False
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
     reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py)
+    menu_constrained: bool = False        # sampled action calls stay on the prompt's menu (menu_constraint.py)
 
     def validate(self) -> None:
         super().validate()

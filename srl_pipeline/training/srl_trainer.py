@@ -52,7 +52,8 @@ def to_train_dataset(examples: list[dict[str, Any]], chat: bool):
 
 
 def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], max_new_tokens: int = 64,
-                    batch_size: int = 8, chat: bool = False, reward: str = "paper") -> float | None:
+                    batch_size: int = 8, chat: bool = False, reward: str = "paper",
+                    menu_constrained: bool = False) -> float | None:
     """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward (the
     ``reward`` variant) against their expert steps."""
     from .generation import generate_steps
@@ -61,8 +62,8 @@ def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], 
         return None
     fn = reward_function(reward)
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], max_new_tokens=max_new_tokens,
-                          batch_size=batch_size, chat=chat)
-    return sum(fn(text, e["target"]) for (text, _), e in zip(outs, examples)) / len(examples)
+                          batch_size=batch_size, chat=chat, menu_constrained=menu_constrained)
+    return sum(fn(text, e["target"], e["prompt"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
 def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperparameters):
@@ -71,7 +72,8 @@ def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperpar
 
     def score(peft_model: Any, tokenizer: Any, chat: bool) -> dict[str, Any]:
         gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat,
-                      reward=getattr(hp, "reward", "paper"))  # SFT is scored with the paper's reward
+                      reward=getattr(hp, "reward", "paper"),  # SFT is scored with the paper's reward
+                      menu_constrained=getattr(hp, "menu_constrained", False))
         with peft_model.disable_adapter():
             base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
         return {"validation_reward_base": base,

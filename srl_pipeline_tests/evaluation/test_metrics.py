@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srl_pipeline.evaluation.metrics import summarize_rollouts, summarize_steps
+from srl_pipeline.evaluation.metrics import repeated_line_rate, summarize_rollouts, summarize_steps
 from srl_pipeline.game.simulator import Violation
 from srl_pipeline.training.plan_rollout import OUTCOMES, PlanRollout, Turn
 from srl_pipeline.training.rewards import step_similarity
@@ -74,3 +74,17 @@ def test_summarize_steps_exact():
     assert s == {"step_examples": 3, "step_similarity": pytest.approx((1 + 0 + sim) / 3),
                  "srl_reward": pytest.approx((1 - 1 + sim) / 3), "step_format_errors": 1}
     assert summarize_steps([], [])["step_similarity"] is None
+
+
+def test_repeated_line_rate_counts_turns_that_repeat_their_plays_earlier_line():
+    def play(*lines: str) -> PlanRollout:
+        turns = [Turn("p", "c", [1], f'{i}. **T** move(to=x) | "{line}"') for i, line in enumerate(lines, 1)]
+        return PlanRollout(0, 0, "drive_off", turns, "success")
+
+    # turns after each play's first: 2 + 2 + 0; repeats: "Away" (case and spaces ignored), then none
+    greedy = [play("Away.", "AWAY. ", "Back."), play("Go.", "Stay.", "Come."), play("Alone.")]
+    assert repeated_line_rate(greedy) == pytest.approx(1 / 4)
+    assert repeated_line_rate([play("Alone.")]) is None
+    # a format error (no step) is skipped, not counted as a line
+    broken = PlanRollout(0, 0, "drive_off", [Turn("p", "garbled", [3], None)], "format_error")
+    assert repeated_line_rate([broken, play("Go.", "Go.")]) == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from srl_pipeline.game.simulator import Simulator
-from srl_pipeline.game.turn import describe_moves, legal_calls, menu_actions, turn_prompt
+from srl_pipeline.game.turn import describe_moves, legal_calls, menu_actions, menu_calls, spoken_lines, turn_prompt
 
 
 def _random_states(ruleset, n, seed=0):
@@ -58,3 +58,21 @@ def test_menu_actions_reads_back_the_legal_actions_in_menu_order(ruleset):
         seen_menu |= bool(expected)
     assert seen_menu
     assert menu_actions("Goal: g\nno menu here") == []
+
+
+def test_spoken_lines_reads_back_what_the_npc_already_said(ruleset):
+    goal = sorted(ruleset.goals)[0]
+    state = Simulator(ruleset).initial_state()
+    steps = ['1. **Greet** converse(topic=x) | "Good evening."', "2. not a step", '3. **Go** move(to=y) | "Away."']
+    assert spoken_lines(turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", steps)) == ["Good evening.", "Away."]
+    assert spoken_lines(turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])) == []
+    assert spoken_lines("no contract") == []
+
+
+def test_menu_calls_expands_the_menu_into_exactly_the_legal_calls(ruleset):
+    goal = sorted(ruleset.goals)[0]
+    for state in _random_states(ruleset, 30, seed=2):
+        prompt = turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])
+        legal = {f"{a}({', '.join(f'{k}={v}' for k, v in args.items())})" for a, args in legal_calls(ruleset, state)}
+        assert set(menu_calls(prompt)) == legal
+    assert menu_calls("Goal: g\nMoves now: (none)") == []

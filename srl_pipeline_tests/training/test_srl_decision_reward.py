@@ -2,6 +2,7 @@ import pytest
 
 from srl_pipeline.training.rewards import decision_reward, reward_function
 from srl_pipeline.training.rewards import FORMAT_PENALTY, srl_reward
+from srl_pipeline.training.rewards.srl_decision import W_LINE, paper_reward
 
 EXPERT = '2. **Show the fangs** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
 SAME_WORDS_WRONG_ACTION = '2. **Show the fangs** converse(topic=the_night) | "Leave, mortal, while your blood still runs warm."'
@@ -27,7 +28,35 @@ def test_decision_outweighs_the_line():
     assert decision_reward(c(SAME_WORDS_WRONG_ACTION), EXPERT) == pytest.approx(0.3)
 
 
+def test_a_line_already_spoken_earns_no_line_score():
+    said = '1. **Greet** converse(topic=the_night) | "Leave, mortal, while your blood still runs warm."'
+    prompt = f"Species: vampire\nSteps so far:\n{said}\nState now: trust=1\nMoves now: intimidate(target=player)"
+    fresh = decision_reward(c(EXPERT), EXPERT, "Steps so far:\n(none yet)\nState now: trust=1")
+    repeated = decision_reward(c(EXPERT), EXPERT, prompt)
+    assert fresh == pytest.approx(1.0)
+    assert repeated == pytest.approx(1.0 - W_LINE)
+    # spelling and spacing do not hide a repeat; another line is not one
+    loud = EXPERT.replace("Leave, mortal,", "LEAVE,  mortal,")
+    assert decision_reward(c(loud), EXPERT, prompt) < decision_reward(c(loud), EXPERT)
+    assert decision_reward(c(RIGHT_ACTION_OTHER_WORDS), EXPERT, prompt) == decision_reward(c(RIGHT_ACTION_OTHER_WORDS), EXPERT)
+    # the paper's reward ignores the prompt
+    assert paper_reward(c(EXPERT), EXPERT, prompt) == paper_reward(c(EXPERT), EXPERT) == pytest.approx(1.0)
+
+
 def test_reward_function_names():
-    assert reward_function("paper") is srl_reward and reward_function("decision") is decision_reward
+    assert reward_function("paper") is paper_reward and reward_function("decision") is decision_reward
     with pytest.raises(ValueError):
         reward_function("nope")
+
+
+def test_trl_adapter_passes_the_prompt_plain_or_conversational():
+    from srl_pipeline.training.rewards import srl_reward_func
+
+    said = '1. **Greet** converse(topic=the_night) | "Leave, mortal, while your blood still runs warm."'
+    prompt = f"Steps so far:\n{said}\nState now: trust=1"
+    fn = srl_reward_func("decision")
+    plain = fn(completions=[c(EXPERT)], target=[EXPERT], prompts=[prompt])
+    chat = fn(completions=[[{"role": "assistant", "content": c(EXPERT)}]], target=[EXPERT],
+              prompts=[[{"role": "user", "content": prompt}]])
+    assert plain == chat == [pytest.approx(1.0 - W_LINE)]
+    assert fn(completions=[c(EXPERT)], target=[EXPERT]) == [pytest.approx(1.0)]

@@ -92,7 +92,8 @@ def bronze_traces(context: dg.AssetExecutionContext, training: TrainingSettings,
     started = time.monotonic()
     model, tok = load_model(teacher.base_model, teacher.adapter)
     ev = evaluation.to_settings()
-    common = dict(max_new_tokens=ev.max_new_tokens, max_steps=ev.max_steps, batch_size=ev.batch_size, chat=ev.chat)
+    common = dict(max_new_tokens=ev.max_new_tokens, max_steps=ev.max_steps, batch_size=ev.batch_size, chat=ev.chat,
+                  menu_constrained=ev.menu_constrained)
     only = [t for t, _ in tasks]
     plays = [(p, 0) for p in rollout_plans(model, tok, only, ruleset, samples=1, do_sample=False, **common)]
     if distillation.sampled_plays:

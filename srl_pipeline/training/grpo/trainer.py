@@ -43,7 +43,8 @@ def grpo_trainer_kwargs(hp: Any) -> dict[str, Any]:
     """The keyword arguments of :class:`GRPOStageTrainer` a stage config (SRL, RLVR) sets."""
     return dict(dynamic_sampling=hp.dynamic_sampling, dynamic_sampling_epsilon=hp.dynamic_sampling_epsilon,
                 max_extra_generation_rounds=hp.max_extra_generation_rounds,
-                kl_controller=AdaptiveKLController.from_hyperparameters(hp), stop_after_step=hp.stop_after_step)
+                kl_controller=AdaptiveKLController.from_hyperparameters(hp), stop_after_step=hp.stop_after_step,
+                menu_constrained=hp.menu_constrained)
 
 
 class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
@@ -53,11 +54,12 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
 
     def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
                  max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
-                 stop_after_step: bool = True, **kwargs: Any):
+                 stop_after_step: bool = True, menu_constrained: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.stop_after_step = stop_after_step
-        if stop_after_step:
-            add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer)
+        if stop_after_step or menu_constrained:
+            add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer, stop=stop_after_step,
+                          menu_constrained=menu_constrained)
         self.dynamic_sampling = dynamic_sampling
         self.dynamic_sampling_epsilon = float(dynamic_sampling_epsilon)
         self.max_extra_generation_rounds = int(max_extra_generation_rounds)

@@ -9,7 +9,11 @@
   most: action name (0.4), arguments (0.3, the share of the expert's ``name=value`` pairs matched,
   only when the action matches), the line's similarity (0.2, difflib on the quoted line only) and
   the title's (0.1). The expert's step itself scores 1.0, as with ``paper``; the think text never
-  enters it.
+  enters it. A line the NPC already spoke this encounter (the prompt's ``Steps so far:``) earns no
+  line score: a Bronze trained without this repeated one line at every turn, and the verifier that
+  filters its traces halves the voice score of a play that repeats a line.
+
+Every variant is called ``(completion, expert_step, prompt)``; ``paper`` ignores the prompt.
 """
 
 from __future__ import annotations
@@ -17,16 +21,22 @@ from __future__ import annotations
 from typing import Callable
 
 from ...game.steps import StepFormatError, parse_step
+from ...game.turn import spoken_lines
 from .srl_step import FORMAT_PENALTY, extract_step, srl_reward, step_similarity
 
 W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
 REWARDS = ("paper", "decision")
 
-__all__ = ["REWARDS", "decision_reward", "reward_function"]
+__all__ = ["REWARDS", "decision_reward", "paper_reward", "reward_function"]
 
 
-def decision_reward(completion: str, expert_step: str) -> float:
-    """-1 for a broken format, else the decision-weighted score in [0, 1] (see the module docstring)."""
+def _same_line(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def decision_reward(completion: str, expert_step: str, prompt: str = "") -> float:
+    """-1 for a broken format, else the decision-weighted score in [0, 1] (see the module docstring);
+    ``prompt`` (the turn prompt) tells which lines were already spoken."""
     step = extract_step(completion)
     if step is None:
         return FORMAT_PENALTY
@@ -46,14 +56,22 @@ def decision_reward(completion: str, expert_step: str) -> float:
             score += W_ARGS * matched / (len(expected) + extra)
         elif not have:
             score += W_ARGS
-    score += W_LINE * step_similarity(got.line, want.line) + W_TITLE * step_similarity(got.title, want.title)
+    repeated = any(_same_line(got.line, said) for said in spoken_lines(prompt)) if prompt else False
+    if not repeated:
+        score += W_LINE * step_similarity(got.line, want.line)
+    score += W_TITLE * step_similarity(got.title, want.title)
     return score
 
 
-def reward_function(name: str) -> Callable[[str, str], float]:
-    """The per-completion reward ``(completion, expert_step) -> float`` named ``name``."""
+def paper_reward(completion: str, expert_step: str, prompt: str = "") -> float:
+    """The paper's reward (:func:`.srl_step.srl_reward`) in the variants' signature."""
+    return srl_reward(completion, expert_step)
+
+
+def reward_function(name: str) -> Callable[[str, str, str], float]:
+    """The per-completion reward ``(completion, expert_step, prompt) -> float`` named ``name``."""
     if name == "paper":
-        return srl_reward
+        return paper_reward
     if name == "decision":
         return decision_reward
     raise ValueError(f"unknown SRL reward {name!r}: one of {', '.join(REWARDS)}")

@@ -7,9 +7,7 @@ family (:mod:`.srl_step`, :mod:`.plan_outcome`).
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import Callable
+from typing import Any, Callable
 
 from .srl_decision import reward_function
 from .srl_step import srl_reward
@@ -37,8 +35,10 @@ def srl_reward_func(name: str = "paper") -> Callable[..., list[float]]:
         return srl
     score = reward_function(name)
 
-    def srl_variant(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]:
-        return [score(completion_text(c), t) for c, t in zip(completions, target)]
+    def srl_variant(completions: list[Any], target: list[str], prompts: list[Any] | None = None,
+                    **kwargs: Any) -> list[float]:
+        texts = [completion_text(p) for p in prompts] if prompts is not None else [""] * len(completions)
+        return [score(completion_text(c), t, p) for c, t, p in zip(completions, target, texts)]
 
     srl_variant.__name__ = "srl"
     return srl_variant

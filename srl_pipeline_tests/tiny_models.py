@@ -143,8 +143,10 @@ def free_port() -> int:
 
 def run_entrypoint(spec_path: Path, processes: int = 1, timeout: float = 300.0):
     """``python -m srl_pipeline.training.entrypoint --spec spec_path``, under ``torchrun
-    --nproc_per_node processes`` when ``processes`` > 1 (CPU, gloo); the finished process."""
+    --nproc_per_node processes`` when ``processes`` > 1 (CPU, gloo); the finished process.
+    On ``timeout`` (a hang) the whole process group goes, torchrun's workers included."""
     import os
+    import signal
     import subprocess
     import sys
 
@@ -159,7 +161,15 @@ def run_entrypoint(spec_path: Path, processes: int = 1, timeout: float = 300.0):
                "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *entry]
     else:
         cmd = [sys.executable, *entry]
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def adapter_tensors(out_dir: Path) -> dict[str, Any]:

@@ -43,12 +43,13 @@ def _hp(stage: str) -> dict:
             "reward": "paper", "validation_examples": 1, "validation_max_new_tokens": 4, "torch_threads": 1}
 
 
-def _run(tmp: Path, model: Path, stage: str, processes: int, seed: int = 0) -> tuple[Path, list[dict]]:
+def _run(tmp: Path, model: Path, stage: str, processes: int, seed: int = 0, max_steps: int = 3,
+         **hp: object) -> tuple[Path, list[dict]]:
     """Run one job through the entrypoint; its folder and its stdout events."""
     tmp.mkdir(parents=True, exist_ok=True)
-    spec = tiny_spec(tmp, model, stage=stage, seed=seed, max_steps=3, checkpoint_every_steps=2,
-                     hyperparameters=_hp(stage))
-    proc = run_entrypoint(spec.save(tmp / "spec.json"), processes)
+    spec = tiny_spec(tmp, model, stage=stage, seed=seed, max_steps=max_steps, checkpoint_every_steps=2,
+                     hyperparameters={**_hp(stage), **hp})
+    proc = run_entrypoint(spec.save(tmp / "spec.json"), processes, timeout=180)
     assert proc.returncode == 0, proc.stderr[-4000:]
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]  # JSON lines only
     return tmp, events
@@ -92,6 +93,16 @@ def test_two_processes_train_the_same_adapter_as_one(stage, formatted_model_dir,
         assert [e["step"] for e in again if e["event"] == "resumed"] == [3]
         assert not [e for e in again if e["event"] == "step"]
         assert (two / "out" / "adapter_model.safetensors").read_bytes() == before
+
+
+@pytest.mark.multiprocess
+def test_dynamic_sampling_in_two_processes_finishes(formatted_model_dir, tmp_path):
+    """Flat groups are dropped and redrawn per process, so one rank may keep its batch as it is
+    while another assembles a new one: both must still run the same collectives (this hung)."""
+    two, _ = _run(tmp_path, formatted_model_dir, "srl", 2, max_steps=4, dynamic_sampling=True)
+    metrics = json.loads((two / "out" / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["global_step"] == 4
+    assert metrics["dynamic_sampling"] and metrics["filter_rate"] > 0      # groups were dropped and redrawn
 
 
 def test_distillation_refuses_several_processes_by_name(tiny_model_dir, tmp_path, monkeypatch):

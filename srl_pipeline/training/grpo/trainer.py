@@ -238,7 +238,18 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
                            epsilon=self.dynamic_sampling_epsilon, max_extra_rounds=self.max_extra_generation_rounds,
                            enabled=self.dynamic_sampling, sync_deficit=self._global_deficit)
         self._record_dynamic(ds)
-        return parts[0] if ds.unchanged else self._assemble([(parts[r], g) for r, g in ds.selection])
+        batch = parts[0] if ds.unchanged else self._assemble([(parts[r], g) for r, g in ds.selection])
+        # One collective on every rank, assembled or not (``unchanged`` is a per-process outcome:
+        # a gather in the assembling ranks only would hang them), and the count is the final batch's.
+        batch["num_items_in_batch"] = self._global_items(batch)
+        return batch
+
+    def _global_items(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Loss tokens of the whole (all processes') batch, as TRL counts them."""
+        mask = batch["completion_mask"]
+        if batch.get("tool_mask") is not None:
+            mask = mask * batch["tool_mask"]
+        return self.accelerator.gather(mask.sum()).sum()
 
     def _record_dynamic(self, ds: DynamicSampling) -> None:
         """Totals for metrics.json, this step's history fields and TRL's ``dynamic/*`` logs."""
@@ -291,6 +302,4 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
                     r = torch.cat([filler, r] if side == "left" else [r, filler], dim=1)
                 padded.append(r)
             out[key] = torch.cat(padded, dim=0)
-        mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
-        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-        return out
+        return out  # num_items_in_batch: the caller's, a collective (see _generate_and_score_completions)

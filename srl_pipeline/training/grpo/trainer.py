@@ -207,7 +207,8 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
 
     def _fresh_inputs(self, n_groups: int, round_no: int) -> list[dict[str, Any]]:
         """``n_groups`` prompts drawn from the training set, each repeated ``num_generations`` times.
-        Deterministic in (seed, step, round, process), so a resumed run draws the same prompts."""
+        Deterministic in (seed, step, round, process), so a resumed run draws the same prompts; keyed by
+        the process, so 1 and N processes draw different replacements (equal runs need no dropped group)."""
         ds = self.train_dataset
         if ds is None or not hasattr(ds, "__getitem__"):
             raise TypeError("dynamic sampling needs a map-style training dataset")

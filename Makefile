@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/simulator_throughput.py
 	$(BIN)/python bench/collaboration_throughput.py
 	$(BIN)/python bench/srl_trainer_throughput.py
+	$(BIN)/python bench/multiprocess_training.py
 
 validate-data: $(STAMP)
 	$(BIN)/python -m srl_pipeline.game.validate_data

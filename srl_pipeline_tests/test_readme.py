@@ -45,6 +45,8 @@ NOT_RUN = {
     ".venv/bin/srl-pipeline eval --species vampire --model srl_rlvr --scenarios configs/eval/vampire_encounters.jsonl":
         "needs trained adapters; cli/test_eval_command.py runs it on a tiny model",
     "python -m srl_pipeline.training.entrypoint --spec spec.json": "needs a job spec; training/test_entrypoint.py runs it",
+    ".venv/bin/torchrun --nproc_per_node 2 -m srl_pipeline.training.entrypoint --spec spec.json":
+        "two training processes; training/test_distributed.py runs it",
     ".venv/bin/srl-pipeline registry list --species zombie --tier gold":
         "needs registered models; cli/test_registry_command.py runs list, approve and rollback",
     ".venv/bin/srl-pipeline registry approve --species zombie --tier gold --version 3": "as registry list",

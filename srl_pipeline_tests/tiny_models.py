@@ -45,6 +45,38 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     return out
 
 
+def build_formatted_tiny_model(out: Path, steps: int = 150, seed: int = 0) -> Path:
+    """:func:`build_tiny_model`, then a few seconds of full fine-tuning on the SRL dataset's prompts
+    followed by ``<think>...</think>`` and a step line (random numbers), so sampled completions are
+    often well-formed and score differently: GRPO has advantages to learn from (the random model
+    only ever scores the format penalty, and flat groups train nothing)."""
+    import random
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    build_tiny_model(out, seed=seed)
+    tok = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+
+    def text() -> str:
+        return (f"Scenario {rng.randrange(15)}: the vampire meets a mortal.\nSteps so far:\n(none yet)\n"
+                f"<think>plan {rng.randrange(9)}</think>\n{STEP.format(n=1, i=rng.randrange(30))}\n")
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    tok.padding_side = "right"
+    model.train()
+    for _ in range(steps):
+        enc = tok([text() for _ in range(16)], return_tensors="pt", padding=True, add_special_tokens=False)
+        model(**enc, labels=enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
 def write_srl_dataset(path: Path, n_train: int = 12, n_val: int = 3) -> Path:
     """An ``srl_dataset``-shaped artifact whose prompts fit the tiny model's 512 positions."""
     examples = []
@@ -98,3 +130,50 @@ def make_trainer(model_dir: Path, tmp: Path, prompts: list[str], reward_func, **
                          peft_config=lora_config(hp), **kwargs)
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (torchrun's rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_entrypoint(spec_path: Path, processes: int = 1, timeout: float = 300.0):
+    """``python -m srl_pipeline.training.entrypoint --spec spec_path``, under ``torchrun
+    --nproc_per_node processes`` when ``processes`` > 1 (CPU, gloo); the finished process.
+    On ``timeout`` (a hang) the whole process group goes, torchrun's workers included."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+           "TRL_EXPERIMENTAL_SILENCE": "1", "DISABLE_MLFLOW_INTEGRATION": "TRUE"}
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    entry = ["-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)]
+    if processes > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(processes),
+               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *entry]
+    else:
+        cmd = [sys.executable, *entry]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def adapter_tensors(out_dir: Path) -> dict[str, Any]:
+    """The adapter's tensors (``adapter_model.safetensors`` in a job's output directory)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(out_dir) / "adapter_model.safetensors"))

@@ -15,6 +15,11 @@ What goes in (through `save_trainer_checkpoint`): the trainable weights (the PEF
 safetensors), the optimiser, the LR scheduler, the RNG states (python, numpy, torch), the HF
 `TrainerState` (global step, so the data position: the Trainer skips the batches already consumed on
 resume) and a JSON blob of the caller's own state (KL controller, metric history, ...).
+
+Several processes (``torchrun``): the Trainer's writers are collective-minded (each rank saves its
+own RNG state; ZeRO-3 gathers the weights on every rank), so every rank calls them into the *same*
+``.tmp`` directory, and only the main process (``is_main``) creates that directory, fsyncs,
+renames, marks it complete and rotates; ``barrier`` separates the phases (see :meth:`CheckpointManager.save`).
 """
 
 from __future__ import annotations
@@ -72,13 +77,19 @@ class CheckpointInfo:
 
 
 class CheckpointManager:
-    """Atomic checkpoint directories under `root`; keeps the newest `keep` complete ones."""
+    """Atomic checkpoint directories under `root`; keeps the newest `keep` complete ones.
 
-    def __init__(self, root: str | Path, keep: int = 2):
+    ``is_main``/``barrier``: one of several processes (see the module docstring); the defaults are
+    a single process's."""
+
+    def __init__(self, root: str | Path, keep: int = 2, *, is_main: bool = True,
+                 barrier: Callable[[], None] = lambda: None):
         if keep < 1:
             raise ValueError("keep must be >= 1")
         self.root = Path(root)
         self.keep = keep
+        self.is_main = is_main
+        self.barrier = barrier
 
     # ---- reading -------------------------------------------------------------------------------
     @staticmethod
@@ -157,14 +168,27 @@ class CheckpointManager:
 
     # ---- writing -------------------------------------------------------------------------------
     def save(self, step: int, write: Callable[[Path], None], extra_state: dict[str, Any] | None = None) -> Path:
-        """Write a checkpoint for `step`: `write(tmp_dir)` fills the directory; the rest is atomic."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Write a checkpoint for `step`: `write(tmp_dir)` fills the directory; the rest is atomic.
+
+        Every process calls this (and ``write``) at the same step; only the main one touches the
+        directories, the others wait for it at the barriers and return the same path."""
         final = self.root / f"ckpt-{step}"
         tmp = self.root / f"ckpt-{step}{_TMP_SUFFIX}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        if self.is_main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        self.barrier()       # the directory exists for every rank's writers
         write(tmp)
+        self.barrier()       # every rank's files are in before the main process seals them
+        if self.is_main:
+            self._seal(step, tmp, final, extra_state)
+        self.barrier()       # nobody reads or re-saves before the checkpoint is complete
+        return final
+
+    def _seal(self, step: int, tmp: Path, final: Path, extra_state: dict[str, Any] | None) -> None:
+        """Main process: the extra state, fsync, rename, the COMPLETE marker, rotation."""
         if extra_state is not None:
             (tmp / EXTRA_STATE_NAME).write_text(json.dumps(extra_state, sort_keys=True), encoding="utf-8")
         manifest = _fsync_tree(tmp)
@@ -175,7 +199,6 @@ class CheckpointManager:
         atomic_write_json(final / COMPLETE_MARKER, {"step": step, "files": manifest, "written_at": time.time()})
         _fsync_dir(final)
         self.rotate()
-        return final
 
 
 def save_trainer_checkpoint(trainer: Any, manager: CheckpointManager,
@@ -214,15 +237,21 @@ class CheckpointTriggerCallback(TrainerCallback):
 
     The Trainer's own `save_strategy` must be "no"; the save itself goes through the trainer's
     `_save_checkpoint` (which `SRLTrainer` routes to `save_trainer_checkpoint`).
+
+    Several processes: the two clock-based decisions (time limit spent, save interval elapsed)
+    go through `agree` (rank 0's on every rank, :meth:`~.distributed.Processes.agree`), so all
+    ranks stop and save at the same step; the step-based ones are the same everywhere already.
     """
 
     def __init__(self, every_steps: int, every_minutes: float = 30.0, max_runtime_minutes: float | None = None,
-                 on_time_limit: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic):
+                 on_time_limit: Callable[[], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 agree: Callable[[list[bool]], list[bool]] | None = None):
         self.every_steps = max(1, int(every_steps))
         self.every_seconds = float(every_minutes) * 60.0
         self.max_runtime_seconds = None if max_runtime_minutes is None else float(max_runtime_minutes) * 60.0
         self.on_time_limit = on_time_limit
         self.clock = clock
+        self.agree = agree
         self._started = clock()
         self._last_save = self._started
         self.time_limit_hit = False
@@ -233,13 +262,16 @@ class CheckpointTriggerCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         now = self.clock()
         step = state.global_step
-        if self.max_runtime_seconds is not None and now - self._started >= self.max_runtime_seconds \
-                and step < state.max_steps:
+        out_of_time = self.max_runtime_seconds is not None and now - self._started >= self.max_runtime_seconds
+        interval = now - self._last_save >= self.every_seconds
+        if self.agree is not None:
+            out_of_time, interval = self.agree([out_of_time, interval])
+        if out_of_time and step < state.max_steps:
             self.time_limit_hit = True
             control.should_training_stop = True
             if self.on_time_limit is not None:
                 self.on_time_limit()
-        if (step % self.every_steps == 0 or now - self._last_save >= self.every_seconds
+        if (step % self.every_steps == 0 or interval
                 or step >= state.max_steps or control.should_training_stop):
             control.should_save = True
         return control

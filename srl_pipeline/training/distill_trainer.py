@@ -286,4 +286,7 @@ def run_distill(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict
         out["warm_started_from"] = spec.initial_adapter
         return out
 
-    return run_stage_job(StageJob(spec, hp, len(prompts), len(validation), build, score, check_tokenizer), reporter)
+    # One process only: each rank would sample its own turns and run the teacher on them outside
+    # the Trainer's prepared models (untested under DDP): fail clearly rather than risk a hang.
+    return run_stage_job(StageJob(spec, hp, len(prompts), len(validation), build, score, check_tokenizer,
+                                  multi_process=False), reporter)

@@ -21,6 +21,13 @@ launcher's bootstrap parameters name a bucket. It
    - otherwise: one JSON object per line on stdout (``{"event": "step", ...}``, ``{"event": "log",
      "message": ...}``, ..., and finally ``{"event": "result", "metrics": {...}}``).
 
+Under ``torchrun --nproc_per_node N -m srl_pipeline.training.entrypoint --spec spec.json`` every
+rank runs this; only rank 0 reports (JSON lines or Pipes) and writes the outputs, the other ranks
+stay quiet (:class:`QuietReporter`; their failures still go to stderr). A clean stop (3, 4) exits 0
+on the other ranks and 3 or 4 on rank 0, which torchrun reports as its own exit status 1 (it
+does not pass a worker's code through): under torchrun read the status from the events
+(``error``/``result``) or ``metrics.json``, not from the exit code.
+
 Exit codes: 0 completed; 1 failure (the message on stderr and as an ``error`` event); 2 bad spec or
 arguments; 3 stopped by the KL bound (adapter and metrics.json written, status
 ``kl_bound_exceeded``, no materialization); 4 ``max_runtime_minutes`` reached (checkpoint written:
@@ -80,6 +87,20 @@ class JsonLinesReporter:
 
     def error(self, message: str) -> None:
         self._emit({"event": "error", "message": message})
+
+
+class QuietReporter:
+    """A non-main rank's reporter: rank 0 speaks for the job (one event stream, one materialization)."""
+
+    def log(self, message: str) -> None: ...
+
+    def step(self, record: dict[str, Any]) -> None: ...
+
+    def event(self, name: str, payload: dict[str, Any]) -> None: ...
+
+    def result(self, metrics: dict[str, Any], materialize: bool) -> None: ...
+
+    def error(self, message: str) -> None: ...
 
 
 def _fmt(x: Any) -> str:
@@ -232,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.spec.is_file():
         print(f"error: no job spec at {args.spec}", file=sys.stderr)
         return EXIT_BAD_SPEC
+    from .distributed import rank_from_env
+
+    if rank_from_env() != 0:
+        code = _main(args.spec, QuietReporter())
+        # A clean stop is rank 0's to report: exiting non-zero first would make torchrun SIGTERM rank 0
+        # before its last events (and Pipes' closing messages) are out.
+        return EXIT_OK if code in (EXIT_KL_BOUND, EXIT_TIME_LIMIT) else code
     if _is_pipes_process():
         from dagster_pipes import open_dagster_pipes
 

@@ -12,16 +12,27 @@ outputs and their order, the common metrics) is decided here, once.
 Statuses: ``completed``; ``kl_bound_exceeded`` (a GRPO stage stopped cleanly by its KL bound:
 adapter and metrics are written, the caller decides); ``time_limit`` (``max_runtime_minutes``
 spent: a checkpoint is written and :class:`TimeLimitReached` raised; rerun the spec to resume).
+
+Several processes (``torchrun --nproc_per_node N -m srl_pipeline.training.entrypoint``): every
+rank trains (DDP; the per-device batch is the global batch / N, see the stages' ``trl_config``);
+the main process alone cleans up and seals checkpoints (every rank runs the Trainer's writers,
+:mod:`.checkpoints`), writes the adapter, scores validation, writes ``metrics.json`` and reports;
+the others get a no-op reporter, wait for its outputs at a barrier and return the same metrics.
+The resume point is rank 0's choice, the clock-based decisions are rank 0's
+(:class:`~.distributed.Processes`). A stage that cannot run so (``StageJob.multi_process`` False)
+fails at once, naming the stage, instead of hanging in a collective.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..core.atomic import atomic_write_json
+from .distributed import Processes, world_size_from_env
 from .job_spec import TrainingJobSpec
 
 STATUS_COMPLETED = "completed"
@@ -76,6 +87,11 @@ class StageJob:
     build: Callable[[Any, Any, bool, dict[str, Any]], Any]
     score: Callable[[Any, Any, bool], dict[str, Any]]
     check_tokenizer: Callable[[Any], None] | None = None
+    multi_process: bool = True           # False: the stage cannot train under torchrun (fails clearly)
+
+
+class MultiProcessUnsupported(NotImplementedError):
+    """The stage cannot train in several processes; run it with one (no torchrun)."""
 
 
 def use_chat(tokenizer: Any, prompt_format: str) -> bool:
@@ -110,20 +126,23 @@ def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, 
     from .checkpoints import CheckpointManager, CheckpointTriggerCallback
 
     spec, hp = job.spec, job.hp
-    reporter = reporter or Reporter()
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1:
-        raise NotImplementedError(f"multi-process {spec.stage} training (torchrun/DeepSpeed) is not implemented yet: "
-                                  "the checkpoint layer and the outputs are written by a single process")
+    world_size = world_size_from_env()
+    if world_size > 1 and not job.multi_process:
+        raise MultiProcessUnsupported(f"the {spec.stage} stage cannot train in several processes (WORLD_SIZE="
+                                      f"{world_size}); run it in one process, without torchrun")
+    procs = Processes.from_env()
+    reporter = (reporter or Reporter()) if procs.is_main else Reporter()  # one voice: rank 0's
     if hp.torch_threads:
         torch.set_num_threads(hp.torch_threads)
 
-    manager = CheckpointManager(spec.checkpoint_dir, keep=spec.keep_checkpoints)
-    removed = manager.cleanup_incomplete()
-    if removed:
-        reporter.log(f"ignored and removed {len(removed)} incomplete checkpoint(s): {[p.name for p in removed]}")
-    latest = manager.latest()
+    manager = CheckpointManager(spec.checkpoint_dir, keep=spec.keep_checkpoints, is_main=procs.is_main,
+                                barrier=procs.barrier)
+    if procs.is_main:
+        removed = manager.cleanup_incomplete()
+        if removed:
+            reporter.log(f"ignored and removed {len(removed)} incomplete checkpoint(s): {[p.name for p in removed]}")
+    latest = _agreed_latest(manager, procs)
 
     model, tokenizer = load_model(spec.base_model)
     chat = use_chat(tokenizer, hp.prompt_format)
@@ -141,8 +160,9 @@ def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, 
     status_box: dict[str, Any] = {}
     trigger = CheckpointTriggerCallback(spec.checkpoint_every_steps, spec.checkpoint_every_minutes,
                                         spec.max_runtime_minutes,
-                                        on_time_limit=lambda: status_box.setdefault("status", STATUS_TIME_LIMIT))
-    common = dict(model=model, args=hp.trl_config(spec, world_size), peft_config=peft_config,
+                                        on_time_limit=lambda: status_box.setdefault("status", STATUS_TIME_LIMIT),
+                                        agree=procs.agree if procs.world_size > 1 else None)
+    common = dict(model=model, args=hp.trl_config(spec, procs.world_size), peft_config=peft_config,
                   checkpoint_manager=manager,
                   on_step=lambda record: reporter.step({**record, "max_steps": spec.max_steps}))
     bars = datasets.is_progress_bar_enabled()
@@ -170,7 +190,7 @@ def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, 
     else:
         reporter.event("started", {"max_steps": spec.max_steps, "train_examples": job.n_train,
                                    "validation_examples": job.n_validation,
-                                   "resume_step": latest.step if latest else 0})
+                                   "resume_step": latest.step if latest else 0, "processes": procs.world_size})
         trainer.train(resume_from_checkpoint=resume_path)
         if status_box.get("status") == STATUS_TIME_LIMIT and trainer.status != STATUS_KL_BOUND:
             trainer.status = STATUS_TIME_LIMIT
@@ -180,18 +200,38 @@ def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, 
     if trainer.status is None:
         trainer.status = STATUS_COMPLETED
 
-    # Outputs: the adapter (PEFT, safetensors), then metrics.json last.
-    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    # Outputs (main process): the adapter (PEFT, safetensors), then metrics.json last.
     out_dir = Path(spec.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    peft_model.save_pretrained(str(out_dir), safe_serialization=True, selected_adapters=["default"])
+    if procs.is_main:
+        peft_model = trainer.accelerator.unwrap_model(trainer.model)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        peft_model.save_pretrained(str(out_dir), safe_serialization=True, selected_adapters=["default"])
 
-    reporter.log(f"scoring {job.n_validation} validation items (greedy) for the reference and the trained model")
-    scores = job.score(peft_model, tokenizer, chat)
-    metrics = summarize(trainer, job, scores)
-    atomic_write_json(out_dir / "metrics.json", metrics)
+        reporter.log(f"scoring {job.n_validation} validation items (greedy) for the reference and the trained model")
+        scores = job.score(peft_model, tokenizer, chat)
+        metrics = summarize(trainer, job, scores)
+        metrics["processes"] = procs.world_size
+        atomic_write_json(out_dir / "metrics.json", metrics)
+    procs.barrier()  # the other ranks wait for rank 0's outputs (validation: within the group's timeout)
+    if not procs.is_main:
+        metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
     reporter.event("finished", {k: v for k, v in metrics.items() if k not in ("history", "hyperparameters")})
     return metrics
+
+
+def _agreed_latest(manager: Any, procs: Processes) -> Any:
+    """The checkpoint every rank resumes from: rank 0's newest complete one (read after its
+    clean-up); a rank that cannot see it (a checkpoint folder not shared between hosts) fails."""
+    procs.barrier()  # rank 0's clean-up is done
+    latest = manager.latest() if procs.is_main else None
+    step = procs.broadcast_object(None if latest is None else latest.step)
+    if procs.is_main or step is None:
+        return latest
+    mine = {c.step: c for c in manager.complete_checkpoints()}
+    if step not in mine:
+        raise FileNotFoundError(f"rank {procs.rank} cannot see checkpoint ckpt-{step} under {manager.root} that rank 0 "
+                                "resumes from: every rank needs the same checkpoint folder")
+    return mine[step]
 
 
 def summarize(trainer: Any, job: StageJob, scores: dict[str, Any]) -> dict[str, Any]:

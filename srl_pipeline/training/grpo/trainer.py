@@ -13,11 +13,20 @@ What it adds to ``trl.GRPOTrainer`` (trl 1.16):
   reference measured at every step and an adaptive KL coefficient (:mod:`.kl_control`): training
   stops cleanly with status ``kl_bound_exceeded`` when the KL stays above the bound.
 - **Stop after the step**: generation is cut at the newline that ends the step line.
+- **Sampling that does not depend on the number of processes**: each group (the
+  ``num_generations`` copies of one prompt) is generated in its own ``generate`` call under a seed
+  of its own (:func:`group_seed`: the run's seed, the step, the generation round, the group's place
+  in the *global* batch and its prompt tokens), with the global RNG forked around it, so one
+  process and ``torchrun`` with N sample the same completions for the same prompts (TRL's
+  ``RepeatSampler`` gives rank r the r-th slice of the same global batch). Exactly equal runs need
+  no group dropped or ``dynamic_sampling: false``: the replacement prompts of dynamic sampling
+  (:meth:`GRPOStageTrainer._fresh_inputs`) are drawn per process.
 - **State, history and summary** shared with every stage (:class:`~..trainer_state.JobStateMixin`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any, ClassVar
 
@@ -37,6 +46,12 @@ __all__ = ["GRPOStageTrainer", "grpo_trainer_kwargs"]
 _LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
 _RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "tool_mask": 1, "old_per_token_logps": 0.0,
                  "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "importance_sampling_ratio": 1.0}
+
+
+def group_seed(seed: int, step: int, round_no: int, position: int, prompt_ids: list[int]) -> int:
+    """The sampling seed of one group: stable across processes and runs (no Python ``hash``)."""
+    key = f"srl-group:{seed}:{step}:{round_no}:{position}:" + ",".join(map(str, prompt_ids))
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") & ((1 << 63) - 1)
 
 
 def grpo_trainer_kwargs(hp: Any) -> dict[str, Any]:
@@ -73,6 +88,7 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
         self._step_beta: float | None = None
         self._step_dynamic: dict[str, float] = {}
         self._last_rewards_per_func: torch.Tensor | None = None
+        self._generation_round = (-1, 0)   # (global step, generation calls so far at that step)
         self.add_callback(KLControlCallback(self))
 
     # ---- state that goes into checkpoints ------------------------------------------------------
@@ -139,12 +155,41 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
 
     # ---- stop at the end of the step ------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,
-                                                                 num_generations, has_tool_images)
+        completion_ids, logprobs = self._generate_per_group(prompt_ids, images, multimodal_fields, num_generations,
+                                                            has_tool_images)
         if self.stop_after_step:  # rows that stopped early were padded while the others went on
             completion_ids = [cut_after_step(ids, self._tokenizer) for ids in completion_ids]
             if logprobs is not None:
                 logprobs = [lp[: len(ids)] for lp, ids in zip(logprobs, completion_ids)]
+        return completion_ids, logprobs
+
+    def _generate_per_group(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
+        """TRL's generation, one seeded call per group (see the module docstring); TRL's own single
+        call where groups cannot be told apart (vLLM, continuous batching, images, ragged batches)."""
+        G = num_generations
+        step = self.state.global_step
+        last_step, calls = self._generation_round
+        round_no = calls if last_step == step else 0
+        self._generation_round = (step, round_no + 1)
+        plain = not (self.use_vllm or getattr(self, "use_transformers_continuous_batching", False)
+                     or images is not None and any(i is not None for i in images) or multimodal_fields)
+        if not plain or G < 1 or len(prompt_ids) % G or any(
+                list(prompt_ids[i]) != list(prompt_ids[i - i % G]) for i in range(len(prompt_ids))):
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, G, has_tool_images)
+        n_local = len(prompt_ids) // G
+        first = self.accelerator.process_index * n_local  # this rank's slice of the global batch
+        device = self.accelerator.device
+        completion_ids: list[list[int]] = []
+        logprobs: list | None = []
+        for g in range(n_local):
+            rows = prompt_ids[g * G:(g + 1) * G]
+            seed = group_seed(self.args.seed, step, round_no, first + g, list(rows[0]))
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                ids, lps = super()._generate_single_turn(rows, None if images is None else images[g * G:(g + 1) * G],
+                                                         multimodal_fields, G, has_tool_images)
+            completion_ids.extend(ids)
+            logprobs = None if lps is None or logprobs is None else logprobs + list(lps)
         return completion_ids, logprobs
 
     # ---- dynamic sampling ----------------------------------------------------------------------
@@ -164,7 +209,8 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
 
     def _fresh_inputs(self, n_groups: int, round_no: int) -> list[dict[str, Any]]:
         """``n_groups`` prompts drawn from the training set, each repeated ``num_generations`` times.
-        Deterministic in (seed, step, round, process), so a resumed run draws the same prompts."""
+        Deterministic in (seed, step, round, process), so a resumed run draws the same prompts; keyed by
+        the process, so 1 and N processes draw different replacements (equal runs need no dropped group)."""
         ds = self.train_dataset
         if ds is None or not hasattr(ds, "__getitem__"):
             raise TypeError("dynamic sampling needs a map-style training dataset")
@@ -195,7 +241,18 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
                            epsilon=self.dynamic_sampling_epsilon, max_extra_rounds=self.max_extra_generation_rounds,
                            enabled=self.dynamic_sampling, sync_deficit=self._global_deficit)
         self._record_dynamic(ds)
-        return parts[0] if ds.unchanged else self._assemble([(parts[r], g) for r, g in ds.selection])
+        batch = parts[0] if ds.unchanged else self._assemble([(parts[r], g) for r, g in ds.selection])
+        # One collective on every rank, assembled or not (``unchanged`` is a per-process outcome:
+        # a gather in the assembling ranks only would hang them), and the count is the final batch's.
+        batch["num_items_in_batch"] = self._global_items(batch)
+        return batch
+
+    def _global_items(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Loss tokens of the whole (all processes') batch, as TRL counts them."""
+        mask = batch["completion_mask"]
+        if batch.get("tool_mask") is not None:
+            mask = mask * batch["tool_mask"]
+        return self.accelerator.gather(mask.sum()).sum()
 
     def _record_dynamic(self, ds: DynamicSampling) -> None:
         """Totals for metrics.json, this step's history fields and TRL's ``dynamic/*`` logs."""
@@ -248,6 +305,4 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
                     r = torch.cat([filler, r] if side == "left" else [r, filler], dim=1)
                 padded.append(r)
             out[key] = torch.cat(padded, dim=0)
-        mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
-        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
-        return out
+        return out  # num_items_in_batch: the caller's, a collective (see _generate_and_score_completions)

@@ -10,8 +10,9 @@
   only when the action matches), the line's similarity (0.2, difflib on the quoted line only) and
   the title's (0.1). The expert's step itself scores 1.0, as with ``paper``; the think text never
   enters it. A line the NPC already spoke this encounter (the prompt's ``Steps so far:``) earns no
-  line score: a Bronze trained without this repeated one line at every turn, and the verifier that
-  filters its traces halves the voice score of a play that repeats a line.
+  line score, as the verifier that filters Bronze's traces halves the voice of a play that repeats
+  a line. It seldom fires in SRL, whose steps so far are the expert's (vampire: no measurable
+  change, bench/experiments/EXPERIMENTS.md); Bronze's repeats are of its own earlier lines.
 
 Every variant is called ``(completion, expert_step, prompt)``; ``paper`` ignores the prompt.
 """

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ....training.job_spec import TrainingJobSpec
 from . import TrainingBackend
+from .message_file import WholeLineTempFileMessageReader
 
 
 class LocalTrainingBackend(TrainingBackend):
@@ -21,7 +22,8 @@ class LocalTrainingBackend(TrainingBackend):
 
     def run(self, context: dg.AssetExecutionContext, spec: TrainingJobSpec) -> dg.MaterializeResult:
         spec_path = spec.save(Path(spec.output_dir) / "job_spec.json")  # promoted with the adapter: provenance
-        client = dg.PipesSubprocessClient(env={**self.env, "PYTHONUNBUFFERED": "1"})
+        client = dg.PipesSubprocessClient(env={**self.env, "PYTHONUNBUFFERED": "1"},
+                                          message_reader=WholeLineTempFileMessageReader())
         invocation = client.run(
             command=[self.python, "-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)],
             context=context, extras={"stage": spec.stage, "species": spec.species, "tier": spec.tier})

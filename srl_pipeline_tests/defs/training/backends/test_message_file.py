@@ -32,3 +32,15 @@ def test_a_message_written_in_two_pieces_arrives_whole(tmp_path):
         read_half.set()
     thread.join()
     assert lines == ['{"a": 1}\n', '{"metadata": "long"}\n', "tail"]
+
+
+def test_what_was_written_just_before_the_stop_signal_is_read(tmp_path):
+    path = tmp_path / "messages"
+    path.write_text('{"a": 1}\n')
+
+    def stop_after_a_last_write() -> bool:  # the writer appends, then the session closes
+        with open(path, "a", encoding="utf-8") as f:
+            f.write('{"closed": true}\n')
+        return True
+
+    assert list(whole_lines(str(path), stop_after_a_last_write)) == ['{"a": 1}\n', '{"closed": true}\n']

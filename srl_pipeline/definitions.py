@@ -28,7 +28,8 @@ DOMAINS = (game, collaboration, training, distillation, evaluation, registry, ex
 
 
 def build_resources(profile: Profile) -> dict:
-    resources: dict = {"artifacts": JsonArtifactIOManager(base_dir=str(ArtifactLayout(profile.artifacts_root()).root))}
+    resources: dict = {"artifacts": JsonArtifactIOManager(base_dir=str(ArtifactLayout(profile.artifacts_root()).root),
+                                                          **profile.artifact_store())}
     for domain in DOMAINS:
         resources.update(domain.resources(profile))
     return resources

@@ -75,6 +75,24 @@ class ArtifactStore:
         self.fs.invalidate_cache()
         return self.fs.exists(self._path(uri))
 
+    def is_file(self, uri: str) -> bool:
+        self.fs.invalidate_cache()
+        return self.fs.isfile(self._path(uri))
+
+    def delete(self, uri: str) -> None:
+        self.fs.rm_file(self._path(uri))
+
+    def list_files(self, *parts: str) -> list[str]:
+        """The names (relative to the root) of the objects directly under ``parts``."""
+        base = self._path(self.uri(*parts)).rstrip("/")
+        root = self._path(self.root).rstrip("/")
+        self.fs.invalidate_cache()
+        try:
+            entries = self.fs.ls(base, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(e["name"][len(root) + 1:] for e in entries if e.get("type") == "file")
+
     # -- folders: upload under a fresh key, publish the pointer last -------------------------------
     def publish_dir(self, local_dir: Path, *name: str, version: str | None = None) -> str:
         """Upload ``local_dir`` as a new version of ``name`` and publish it; returns the version's
@@ -105,7 +123,7 @@ class ArtifactStore:
         uri = self.uri(*name, POINTER)
         try:
             return json.loads(self.read_bytes(uri))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):   # (locally: the name is a published file)
             if missing_ok:
                 return None
             raise ArtifactNotFound(f"{uri}: nothing published under {_join(*name)}") from None

@@ -23,6 +23,13 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def folder_hash(folder: Path) -> str:
+    """sha256 over a folder's files (relative path -> file sha256): a published folder's version."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return content_hash({p.relative_to(folder).as_posix(): file_sha256(p) for p in files})
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)

@@ -1,8 +1,8 @@
 """Where every artifact lives: one answer to "where is asset X of species S".
 
-Today the root is a local folder (the profile's ``artifacts.base_dir``); every path in the project
-comes from here, so moving the root (another disk, ``s3://`` through an fsspec store) is a change
-in one place.
+The root is a local folder (the profile's ``artifacts.base_dir``); every path in the project comes
+from here. With ``artifacts.store_uri`` (``s3://`` in the aws profile) the folder is the working copy
+of that store under the same relative names (``core/artifact_mirror.py``).
 
     <root>/<asset>/<species>.json                  data assets (JSON), `__all__` when unpartitioned
     <root>/base_models/<tier>/                     built-in base models (Hugging Face folders)
@@ -35,6 +35,11 @@ class ArtifactLayout:
         """The JSON artifact of a data asset (key path ``asset_path``) for one species."""
         *folders, name = asset_path
         return self.root.joinpath(*folders, name, f"{species or UNPARTITIONED}.json")
+
+    def asset_locations(self, *asset_path: str, species: str | None = None) -> tuple[Path, Path]:
+        """Where an asset's artifact can be: its folder (an adapter, a base model) or its JSON file."""
+        folder = self.root.joinpath(*asset_path, species) if species else self.root.joinpath(*asset_path)
+        return folder, self.data(*asset_path, species=species)
 
     def adapter(self, asset: str, species: str) -> Path:
         return self.root / asset / species

@@ -58,6 +58,9 @@ class QualitySection(Strict):
 
 class ArtifactsSection(Strict):
     base_dir: Path = "artifacts"
+    # the store the local folder is the working copy of ("" = none; s3://bucket/prefix in aws)
+    store_uri: Annotated[str, Field(max_length=1024, pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,62}(/[^\s]*)?)?$")] = ""
+    store_endpoint_url: text(1024) = ""   # another S3 endpoint (tests: moto on loopback)
 
 
 class RoleSection(Strict):

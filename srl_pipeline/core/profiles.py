@@ -79,6 +79,11 @@ class Profile:
     def artifacts_root(self) -> Path:
         return Path(self.path(self.section("artifacts").get("base_dir", "artifacts")))
 
+    def artifact_store(self) -> dict[str, str]:
+        """The store the artifacts folder mirrors (resource fields; empty strings: none)."""
+        section = self.section("artifacts")
+        return {"store_uri": section.get("store_uri", ""), "store_endpoint_url": section.get("store_endpoint_url", "")}
+
 
 PROFILES_DIR_ENV = "SRL_PROFILES_DIR"
 

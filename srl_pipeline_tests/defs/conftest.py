@@ -22,11 +22,13 @@ def game_root(tmp_path: Path) -> Path:
     return root
 
 
-def make_resources(game_root: Path, artifacts: Path, **game_overrides) -> dict:
+def make_resources(game_root: Path, artifacts: Path, store: dict | None = None, **game_overrides) -> dict:
     """The test profile's resources with everything written under `artifacts` (a tmp dir):
-    no test shares artifacts, trajectory caches or models with another."""
+    no test shares artifacts, trajectory caches or models with another. ``store``: the profile's
+    artifact store keys (store_uri, store_endpoint_url)."""
     data = copy.deepcopy(load_profile("test").data)
     data.setdefault("artifacts", {})["base_dir"] = str(artifacts)
+    data["artifacts"].update(store or {})
     data.setdefault("collaboration", {})["cache_dir"] = str(artifacts.parent / "trajectory_cache")
     resources = build_resources(Profile("test", data))
     resources["game_data"] = GameDataResource(root=str(game_root), **game_overrides)

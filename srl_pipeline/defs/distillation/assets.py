@@ -19,6 +19,7 @@ from ...core.hashing import content_hash
 from ...evaluation.inline_plots import bars_markdown, sparkline_markdown
 from ...training.job_identity import checkpoint_key, file_fingerprint
 from ...training.job_spec import TrainingJobSpec
+from ..artifact_sync import synced
 from ..collaboration.resources import CollaborationResource
 from ..evaluation.resources import EvaluationSettings
 from ..game.resources import GameDataResource, ScenarioSettings
@@ -55,6 +56,7 @@ def bronze_teacher(training: TrainingSettings, registry: RegistrySettings, speci
 @dg.asset(partitions_def=species_partitions, group_name=GROUP, code_version="1", io_manager_key="artifacts",
           deps=["rlvr_adapter", "srl_dataset", "monster_lore", "lore_index", dg.AssetKey(["base_models", "bronze"])],
           kinds={"pytorch"})
+@synced
 def bronze_traces(context: dg.AssetExecutionContext, training: TrainingSettings, distillation: DistillationSettings,
                   registry: RegistrySettings, evaluation: EvaluationSettings, collaboration: CollaborationResource,
                   game_data: GameDataResource, scenario_settings: ScenarioSettings) -> dg.Output[dict]:
@@ -164,6 +166,7 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
               deps=deps, kinds={"pytorch"},
               description=f"{tier.title()} distilled from {teacher_tier.title()}: a supervised warm start on Bronze's "
                           "verified traces, then on-policy per-token reverse KL to the teacher, as a LoRA adapter.")
+    @synced
     def _student(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend,
                  distillation: DistillationSettings) -> dg.MaterializeResult:
         species = species_key(context)

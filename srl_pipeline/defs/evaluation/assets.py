@@ -9,6 +9,7 @@ from ...core.hashing import content_hash
 from ...core import catalogue
 from ...core.atomic import read_json
 from ...evaluation.report import METRICS as REPORT_METRICS
+from ..artifact_sync import synced
 from ..collaboration.resources import CollaborationResource
 from ..partitions import species_partitions
 from ..training.resources import TrainingSettings
@@ -127,7 +128,8 @@ def hand_written_encounters(training: TrainingSettings, evaluation: EvaluationSe
 
 @dg.asset(partitions_def=species_partitions, group_name="evaluation", code_version="2", io_manager_key="artifacts",
           deps=["rlvr_adapter", "srl_adapter", "silver_adapter", "gold_adapter", "srl_dataset", "monster_lore",
-                "lore_index"], kinds={"pytorch"})
+                "lore_index", *[dg.AssetKey(["base_models", t]) for t in catalogue.tier_names()]], kinds={"pytorch"})
+@synced
 def model_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
                      evaluation: EvaluationSettings, collaboration: CollaborationResource) -> dg.Output[dict]:
     """Base, SRL, SRL->RLVR (Bronze) and the distilled Silver and Gold on the held-out test split and

@@ -6,6 +6,7 @@ import dagster as dg
 from ...core.catalogue import table_columns
 from ...core.hashing import content_hash
 from ...evaluation.report import write_report
+from ..artifact_sync import synced
 from ..evaluation.assets import EXPERIMENT_MODELS, evaluate_species
 from ..collaboration.resources import CollaborationResource
 from ..evaluation.resources import EvaluationSettings
@@ -18,6 +19,7 @@ from ..ui_metadata import species_table
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
           deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+@synced
 def sft_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
     """Experiment: supervised fine-tuning of the base on the expert steps (the paper's SFT baseline)."""
     return train_adapter(context, training, training_backend, "sft_adapter", "sft", training.sft_max_steps)
@@ -25,6 +27,7 @@ def sft_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, t
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", pool="local_training",
           deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+@synced
 def rlvr_only_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
     """Experiment: RLVR from the base without SRL (the paper's RLVR baseline), as many RLVR steps
     as the SRL->RLVR model's RLVR stage (its SRL stage is extra compute the baseline does not get)."""
@@ -32,7 +35,9 @@ def rlvr_only_adapter(context: dg.AssetExecutionContext, training: TrainingSetti
 
 
 @dg.asset(partitions_def=species_partitions, group_name="experiments", code_version="1", io_manager_key="artifacts",
-          deps=["sft_adapter", "rlvr_only_adapter", "srl_dataset", "monster_lore", "lore_index"], kinds={"pytorch"})
+          deps=["sft_adapter", "rlvr_only_adapter", "srl_dataset", "monster_lore", "lore_index",
+                                     dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+@synced
 def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingSettings,
                           evaluation: EvaluationSettings, collaboration: CollaborationResource) -> dg.Output[dict]:
     """SFT and RLVR-only on the same held-out test split, hand-written encounters and settings as
@@ -42,10 +47,12 @@ def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingS
 
 
 @dg.asset(group_name="experiments", code_version="1", deps=["model_evaluation", "experiment_evaluation"])
+@synced
 def experiment_report(context: dg.AssetExecutionContext, training: TrainingSettings) -> dg.MaterializeResult:
     """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
     over every species evaluated so far, with the plots, written to artifacts/report/."""
     report = write_report(training.layout().root)
+    uri = training.mirror().publish(training.layout().report_dir())
     results = report["results"]
     models = [m for m in table_columns() if any(m in r for r in results.values())]
     return dg.MaterializeResult(
@@ -55,6 +62,7 @@ def experiment_report(context: dg.AssetExecutionContext, training: TrainingSetti
                   "success avg@k (%)": species_table(results, models, "success_avg_k"),
                   "hand-written encounters, greedy (%)": species_table(results, models, "handwritten_success_greedy"),
                   "species": len(results), "report": dg.MetadataValue.path(str(report["path"])),
+                  **({"report_uri": dg.MetadataValue.path(uri)} if uri else {}),
                   "table": dg.MetadataValue.md(report["table"])})
 
 

@@ -11,6 +11,7 @@ from ...core.catalogue import TEACHERS, TIER_MODELS, tier_names
 from ...core.hashing import content_hash
 from ...registry import Candidate, estimate_cost
 from ...registry.promotion import register_if_better
+from ..artifact_sync import synced
 from ..partitions import species_partitions
 from ..shared import species_key
 from ..training.resources import TrainingSettings
@@ -45,6 +46,7 @@ def _store_adapter(source, registry_root, layout, species: str, tier: str, versi
 @dg.asset(partitions_def=species_partitions, group_name="registry", code_version="1", io_manager_key="artifacts",
           deps=["model_evaluation", "bronze_traces", "rlvr_adapter", "srl_adapter", "silver_adapter", "gold_adapter",
                 "monster_lore", "game_rules", "expert_trajectories"])
+@synced
 def registered_models(context: dg.AssetExecutionContext, training: TrainingSettings,
                       registry: RegistrySettings) -> dg.Output[dict]:
     """Every tier of the species offered to the registry: registered Approved (production) when its

@@ -11,6 +11,7 @@ from ...core.catalogue import tier_names
 from ...core.hashing import content_hash, file_sha256
 from ...training.job_identity import checkpoint_key
 from ...training.job_spec import TrainingJobSpec
+from ..artifact_sync import synced
 from ..collaboration.resources import CollaborationResource
 from ..game.resources import GameDataResource
 from ..partitions import species_partitions
@@ -35,6 +36,7 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
     text and Qwen2-architecture models of decreasing size, warmed up on the step format and the
     voices (never on goal-reaching plans), saved in Hugging Face format."""
     builtin = [t for t in TIERS if training.base_models.get(t, "builtin") == "builtin"]
+    mirror = training.mirror()  # the built-in folders are published to the artifact store, if any
     infos = {}
     if builtin:
         from ...training.base_models import BUILTIN_TIERS, WarmupSettings, build_builtin_base_models
@@ -55,8 +57,9 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
         key = dg.AssetKey(["base_models", tier])
         if tier in infos:
             info = infos[tier]
+            uri = mirror.publish(info.path)
             yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(content_hash(info.to_dict())[:16]), metadata={
-                "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
+                **({"artifact_uri": dg.MetadataValue.path(uri)} if uri else {}), "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
                 "warmup_steps": info.warmup_steps, "warmup_loss_first": round(info.warmup_loss["first"], 4),
                 "warmup_loss_last": round(info.warmup_loss["last"], 4), "seconds": round(info.seconds, 1)})
         else:
@@ -148,6 +151,7 @@ def readable(value):
 
 @dg.asset(partitions_def=species_partitions, group_name="training", code_version="2", pool="local_training",
           deps=["srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+@synced
 def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
     """Bronze trained with SRL: GRPO on the step-wise similarity reward with dynamic sampling and
     a bounded KL to the base model, as a LoRA adapter (PEFT format)."""
@@ -156,6 +160,7 @@ def srl_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, t
 
 @dg.asset(partitions_def=species_partitions, group_name="training", code_version="1", pool="local_training",
           deps=["srl_adapter", "srl_dataset", dg.AssetKey(["base_models", "bronze"])], kinds={"pytorch"})
+@synced
 def rlvr_adapter(context: dg.AssetExecutionContext, training: TrainingSettings, training_backend: TrainingBackend):
     """SRL -> RLVR: the SRL adapter trained further on whole plans rewarded by the simulator alone,
     with the SRL model as the KL reference (so RLVR keeps what SRL taught)."""

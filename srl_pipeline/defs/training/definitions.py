@@ -13,6 +13,7 @@ defs = dg.Definitions(assets=TRAINING_ASSETS, asset_checks=TRAINING_CHECKS)
 
 def resources(profile: Profile) -> dict:
     return {
-        "training": TrainingSettings(artifacts_dir=str(profile.artifacts_root()), **profile.section("training")),
+        "training": TrainingSettings(artifacts_dir=str(profile.artifacts_root()), **profile.artifact_store(),
+                                     **profile.section("training")),
         "training_backend": build_training_backend(profile.section("training_backend")),
     }

@@ -6,6 +6,7 @@ from typing import Any, Literal, Optional
 import dagster as dg
 from pydantic import Field
 
+from ...core.artifact_mirror import ArtifactMirror
 from ...core.catalogue import tier_names
 from ...core.layout import BUILTIN, ArtifactLayout
 from ...core.profiles import load_stage_hyperparameters
@@ -15,6 +16,8 @@ class TrainingSettings(dg.ConfigurableResource):
     """Base models per tier and training hyperparameters (profile: training; configs/training/*.yaml)."""
 
     artifacts_dir: str
+    store_uri: str = Field(default="", description="the artifact store artifacts_dir mirrors (s3://...; empty: none)")
+    store_endpoint_url: str = ""
     base_models: dict[str, str] = Field(default_factory=lambda: {t: BUILTIN for t in tier_names()})
     warmup_steps: int = 400
     base_model_processes: int = Field(
@@ -37,6 +40,9 @@ class TrainingSettings(dg.ConfigurableResource):
 
     def layout(self) -> ArtifactLayout:
         return ArtifactLayout(Path(self.artifacts_dir))
+
+    def mirror(self) -> ArtifactMirror:
+        return ArtifactMirror.configured(self.artifacts_dir, self.store_uri, self.store_endpoint_url)
 
     def base_model(self, tier: str) -> str:
         """What the training job loads for ``tier``: the built-in folder or the profile's hub id / path."""

@@ -37,7 +37,7 @@ from pydantic import Field
 
 from ....core.artifact_store import ArtifactStore
 from ....core.atomic import atomic_write_json
-from ....core.hashing import content_hash, file_sha256
+from ....core.hashing import file_sha256, folder_hash
 from ....training import sagemaker_job as sm
 from ....training.container import CHECKPOINT_ENV, SPEC_FILE
 from ....training.job_spec import TrainingJobSpec
@@ -342,9 +342,7 @@ class SageMakerTrainingBackend(TrainingBackend):
 
     @staticmethod
     def _publish_folder(store: ArtifactStore, folder: Path, *name: str) -> str:
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
-        version = content_hash({str(p.relative_to(folder)): file_sha256(p) for p in files})[:16]
-        return store.publish_dir(folder, *name, version=version)
+        return store.publish_dir(folder, *name, version=folder_hash(folder)[:16])
 
     def _download_model(self, description: dict[str, Any], out_dir: Path) -> None:
         """SageMaker uploads /opt/ml/model as ``<S3OutputPath>/<job>/output/model.tar.gz``."""

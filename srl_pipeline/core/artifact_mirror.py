@@ -108,6 +108,14 @@ class ArtifactMirror:
             atomic_write_bytes(path, data)
         return True
 
+    def fetch_if_under_root(self, path: Path | str) -> bool:
+        """``fetch`` for a path that may live elsewhere (a registered adapter named by its record)."""
+        try:
+            self.name(path)
+        except ValueError:
+            return False
+        return self.fetch(path)
+
     def fetch_any(self, *paths: Path) -> Path | None:
         """The first of ``paths`` the store holds, fetched (None when it holds none)."""
         return next((Path(p) for p in paths if self.fetch(p)), None)

@@ -116,3 +116,20 @@ def test_a_failed_training_run_publishes_its_failure_marker_and_keeps_the_publis
     assert store.current("srl_adapter", SPECIES) == before
     marker = json.loads(store.read_bytes(store.uri("srl_adapter", f".{SPECIES}.failed.json")))
     assert "the training job died" in marker["error"]
+
+
+def test_a_registered_adapter_is_published_and_another_machine_can_load_it(machines, tmp_path):
+    """The stale-Bronze fallback names the registered copy by its path; on a fresh machine that
+    path is brought from the store."""
+    from srl_pipeline.defs.registry.assets import _store_adapter
+    from srl_pipeline.defs.training.resources import TrainingSettings
+
+    settings = machines["settings"]
+    here = TrainingSettings(artifacts_dir=str(tmp_path / "here"), **settings)
+    source = machines["second"].artifacts / "srl_adapter" / SPECIES
+    copy = _store_adapter(source, str(tmp_path / "here" / "registry"), here, SPECIES, "bronze", "v0123")
+    there = TrainingSettings(artifacts_dir=str(tmp_path / "there"), **settings)
+    elsewhere = copy.replace(str(tmp_path / "here"), str(tmp_path / "there"))
+    assert there.mirror().fetch_if_under_root(elsewhere)
+    assert folder_hash(tmp_path / "there" / "registry" / "adapters" / SPECIES / "bronze" / "v0123") == folder_hash(source)
+    assert not there.mirror().fetch_if_under_root(tmp_path / "not-the-artifacts" / "x")

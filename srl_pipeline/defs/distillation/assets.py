@@ -77,6 +77,7 @@ def bronze_traces(context: dg.AssetExecutionContext, training: TrainingSettings,
     layout = training.layout()
     try:
         teacher = bronze_teacher(training, registry, species)
+        training.mirror().fetch_if_under_root(teacher.adapter)   # a stale teacher's registered copy
     except NoTeacher as exc:
         raise dg.Failure(description=str(exc)) from None
     if teacher.stale:
@@ -177,6 +178,7 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
         traces = read_json(layout.data("bronze_traces", species=species))
         srl = read_json(layout.data("srl_dataset", species=species))
         teacher = _teacher_of(tier, training, species, traces)
+        training.mirror().fetch_if_under_root(teacher["adapter"])   # a stale Bronze's registered copy
         base_model = training.base_model(tier)
         previous = read_json(final / "metrics.json") if (final / "metrics.json").is_file() else None
         base_fingerprint = file_fingerprint(Path(base_model) / "model.safetensors", base_model)

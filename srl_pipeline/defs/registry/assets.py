@@ -34,12 +34,15 @@ def data_version(instance: dg.DagsterInstance, asset: str, species: str) -> str:
     return records[0].asset_materialization.tags.get("dagster/data_version", "unknown")
 
 
-def _store_adapter(source, registry_root, layout, species: str, tier: str, version: str) -> str:
+def _store_adapter(source, registry_root, training: TrainingSettings, species: str, tier: str, version: str) -> str:
     """An immutable copy of the adapter in the registry's store, by content version (the
-    training folder is overwritten by the next run; a registered version must not change)."""
-    dest = layout.registered_adapter(registry_root, species, tier, version)
+    training folder is overwritten by the next run; a registered version must not change),
+    published to the artifact store when there is one (the stale-Bronze fallback may read it on
+    another machine)."""
+    dest = training.layout().registered_adapter(registry_root, species, tier, version)
     if not (dest / "adapter_model.safetensors").is_file():
         write_dir_atomically(dest, lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True))
+    training.mirror().publish(dest)   # idempotent: a version already current is not uploaded again
     return str(dest)
 
 
@@ -83,7 +86,7 @@ def registered_models(context: dg.AssetExecutionContext, training: TrainingSetti
         complete = bool(result) and result.get("tasks") == evaluation["test_tasks"] > 0
         candidate = Candidate(
             species=species, tier=tier, model=model,
-            adapter_uri=_store_adapter(folder, registry.local_dir, layout, species, tier, version),
+            adapter_uri=_store_adapter(folder, registry.local_dir, training, species, tier, version),
             adapter_version=version, base_model=training.base_model(tier), lineage=lineage,
             metrics={m: float(result[m]) for m in METRICS if result and isinstance(result.get(m), (int, float))},
             cost=estimate_cost(seconds, registry.usd_per_hour.get(tier, 0.0)))

@@ -59,7 +59,8 @@ def base_models(context: dg.AssetExecutionContext, game_data: GameDataResource, 
             info = infos[tier]
             uri = mirror.publish(info.path)
             yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(content_hash(info.to_dict())[:16]), metadata={
-                **({"artifact_uri": dg.MetadataValue.path(uri)} if uri else {}), "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
+                **({"artifact_uri": dg.MetadataValue.path(uri)} if uri else {}),
+                "model": str(info.path), "parameters": info.parameters, "vocabulary": info.vocab_size,
                 "warmup_steps": info.warmup_steps, "warmup_loss_first": round(info.warmup_loss["first"], 4),
                 "warmup_loss_last": round(info.warmup_loss["last"], 4), "seconds": round(info.seconds, 1)})
         else:

@@ -13,8 +13,11 @@ so a folder already current is not downloaded again.
 
 from __future__ import annotations
 
+import fcntl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .artifact_store import ArtifactStore
 from .atomic import atomic_dir, atomic_write_bytes
@@ -53,6 +56,30 @@ class ArtifactMirror:
 
     def uri(self, path: Path | str) -> str | None:
         return self.store.uri(self.name(path)) if self.store else None
+
+    def under_root(self, path: Path | str) -> bool:
+        try:
+            self.name(path)
+        except ValueError:
+            return False
+        return True
+
+    @contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        """One fetch of a name at a time on this machine (parallel steps share its disk)."""
+        lock = self.root / MARKERS / f"{self.name(path)}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def forget_version(self, path: Path | str) -> None:
+        """The local folder is about to change: the next fetch must not trust its old version."""
+        if self.store is not None:
+            self._marker(Path(path)).unlink(missing_ok=True)
 
     def _marker(self, path: Path) -> Path:
         return self.root / MARKERS / f"{self.name(path)}.version"
@@ -93,28 +120,39 @@ class ArtifactMirror:
         if self.store is None:
             return False
         name = self.name(path)
-        pointer = self.store.current(name, missing_ok=True)
-        if pointer is not None:
-            if self._local_version(path) != pointer["version"]:
-                with atomic_dir(path) as tmp:
-                    self.store.download_dir(pointer["uri"], tmp, files=sorted(pointer["files"]))
-                atomic_write_bytes(self._marker(path), str(pointer["version"]).encode("utf-8"))
+        with self._locked(path):
+            pointer = self.store.current(name, missing_ok=True)
+            if pointer is not None:
+                if self._local_version(path) != pointer["version"]:
+                    with atomic_dir(path) as tmp:
+                        self.store.download_dir(pointer["uri"], tmp, files=sorted(pointer["files"]))
+                    atomic_write_bytes(self._marker(path), str(pointer["version"]).encode("utf-8"))
+                return True
+            uri = self.store.uri(name)
+            if not self.store.is_file(uri):
+                return False
+            data = self.store.read_bytes(uri)
+            if not path.is_file() or path.read_bytes() != data:
+                atomic_write_bytes(path, data)
             return True
-        uri = self.store.uri(name)
-        if not self.store.is_file(uri):
-            return False
-        data = self.store.read_bytes(uri)
-        if not path.is_file() or path.read_bytes() != data:
-            atomic_write_bytes(path, data)
-        return True
+
+    def fetch_or_forget(self, path: Path | str) -> bool:
+        """``fetch`` a file whose absence means something (a failure marker): a local copy the store
+        no longer holds is removed. True when the store holds it."""
+        if self.store is None:
+            return Path(path).is_file()
+        if self.fetch(path):
+            return True
+        Path(path).unlink(missing_ok=True)
+        return False
 
     def fetch_if_under_root(self, path: Path | str) -> bool:
         """``fetch`` for a path that may live elsewhere (a registered adapter named by its record)."""
-        try:
-            self.name(path)
-        except ValueError:
-            return False
-        return self.fetch(path)
+        return self.under_root(path) and self.fetch(path)
+
+    def publish_if_under_root(self, path: Path | str) -> str | None:
+        """``publish`` for a path that may live elsewhere (a registry folder outside the artifacts)."""
+        return self.publish(path) if self.under_root(path) else None
 
     def fetch_any(self, *paths: Path) -> Path | None:
         """The first of ``paths`` the store holds, fetched (None when it holds none)."""

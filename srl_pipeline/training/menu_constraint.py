@@ -86,7 +86,7 @@ class MenuConstraint(LogitsProcessor):
                 for text, tok in self.vocab.by_text.items():
                     if len(text) > len(rest) and text.startswith(rest):
                         ids.update(tok)
-        return sorted(ids)
+        return sorted(ids) or None   # no token spells the rest: leave the row free rather than mask it all
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if input_ids.size(1) <= self.prompt_length:

@@ -77,3 +77,26 @@ def test_without_a_store_nothing_is_published_or_fetched(tmp_path):
 def test_a_path_outside_the_artifact_root_is_refused(tmp_path, store_uri):
     with pytest.raises(ValueError, match="not under the artifact root"):
         machine(tmp_path, "a", store_uri).publish(tmp_path / "elsewhere.json")
+
+
+def test_a_folder_changed_after_its_fetch_is_fetched_again_once_its_version_is_forgotten(tmp_path, store_uri):
+    a, b = machine(tmp_path, "a", store_uri), machine(tmp_path, "b", store_uri)
+    a.publish(adapter(a.root))
+    target = b.root / "srl_adapter" / "zombie"
+    b.fetch(target)
+    b.forget_version(target)   # a step is about to replace it (and may die before publishing)
+    (target / "adapter_model.safetensors").write_bytes(b"unpublished")
+    b.fetch(target)
+    assert (target / "adapter_model.safetensors").read_bytes() == b"w1"
+
+
+def test_a_failure_marker_the_store_no_longer_holds_is_forgotten(tmp_path, store_uri):
+    b = machine(tmp_path, "b", store_uri)
+    marker = b.root / "srl_adapter" / ".zombie.failed.json"
+    marker.parent.mkdir(parents=True)
+    marker.write_text('{"error": "an old failure"}')
+    assert not b.fetch_or_forget(marker) and not marker.exists()
+    local = ArtifactMirror.configured(tmp_path / "c")   # without a store the local file is the truth
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "m.json").write_text("{}")
+    assert local.fetch_or_forget(tmp_path / "c" / "m.json")

@@ -133,3 +133,13 @@ def test_a_registered_adapter_is_published_and_another_machine_can_load_it(machi
     assert there.mirror().fetch_if_under_root(elsewhere)
     assert folder_hash(tmp_path / "there" / "registry" / "adapters" / SPECIES / "bronze" / "v0123") == folder_hash(source)
     assert not there.mirror().fetch_if_under_root(tmp_path / "not-the-artifacts" / "x")
+
+
+def test_a_generator_body_is_refused_at_definition_time():
+    from srl_pipeline.defs.artifact_sync import synced
+
+    def yields(context, training):
+        yield dg.MaterializeResult()
+
+    with pytest.raises(TypeError, match="cannot wrap the generator yields"):
+        synced(yields)

@@ -44,8 +44,8 @@ def bronze_teacher(training: TrainingSettings, registry: RegistrySettings, speci
     metrics_path, marker = folder / "metrics.json", layout.failure_marker("rlvr_adapter", species)
     metrics = read_json(metrics_path) if metrics_path.is_file() else None
     failure = read_json(marker) if marker.is_file() else None
-    srl_marker = layout.failure_marker("srl_adapter", species)
-    if srl_marker.is_file():  # SRL failed: RLVR's adapter on disk continues an SRL that is not the current one
+    srl_marker = layout.failure_marker("srl_adapter", species)   # not an upstream of bronze_traces: synced here
+    if training.mirror().fetch_or_forget(srl_marker):  # SRL failed: RLVR's adapter on disk continues an SRL that is not the current one
         failure = failure or {"error": f"SRL failed: {read_json(srl_marker).get('error')}"}
     problems = adapter_problems(folder, metrics, training.kl_bound, failure)
     current = {"base_model": training.base_model("bronze"), "adapter": str(folder),

@@ -3,7 +3,7 @@ evaluation on the same held-out split, and the paper-style report over every spe
 
 import dagster as dg
 
-from ...core.catalogue import table_columns
+from ...core.catalogue import MODELS, table_columns
 from ...core.hashing import content_hash
 from ...evaluation.report import write_report
 from ..artifact_sync import synced
@@ -51,8 +51,14 @@ def experiment_evaluation(context: dg.AssetExecutionContext, training: TrainingS
 def experiment_report(context: dg.AssetExecutionContext, training: TrainingSettings) -> dg.MaterializeResult:
     """The paper-style table (base / SFT / RLVR-only / SRL / SRL->RLVR, per species and averaged)
     over every species evaluated so far, with the plots, written to artifacts/report/."""
-    report = write_report(training.layout().root)
-    uri = training.mirror().publish(training.layout().report_dir())
+    layout, mirror = training.layout(), training.mirror()
+    if mirror.enabled:   # the learning curves read each evaluated species' adapters' metrics.json
+        evaluated = {p.stem for p in (layout.root / "model_evaluation").glob("*.json")}
+        for species in sorted(evaluated):
+            for asset in sorted({m.adapter_asset for m in MODELS if m.adapter_asset}):
+                mirror.fetch(layout.adapter(asset, species))
+    report = write_report(layout.root)
+    uri = mirror.publish(layout.report_dir())
     results = report["results"]
     models = [m for m in table_columns() if any(m in r for r in results.values())]
     return dg.MaterializeResult(

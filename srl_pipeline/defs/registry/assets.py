@@ -42,7 +42,7 @@ def _store_adapter(source, registry_root, training: TrainingSettings, species: s
     dest = training.layout().registered_adapter(registry_root, species, tier, version)
     if not (dest / "adapter_model.safetensors").is_file():
         write_dir_atomically(dest, lambda tmp: shutil.copytree(source, tmp, dirs_exist_ok=True))
-    training.mirror().publish(dest)   # idempotent: a version already current is not uploaded again
+    training.mirror().publish_if_under_root(dest)   # idempotent: a version already current is not uploaded again
     return str(dest)
 
 

@@ -7,6 +7,10 @@ verifier's score (simulator, voice, guardrails: the collaboration's rule-based v
 the threshold. Each kept play gives one trace row per turn: the prompt the teacher saw and the turn
 it wrote. Zero kept plays is a valid outcome (today's tiny Bronze often succeeds 0 %): the
 students then skip their warm start and still distil on-policy.
+
+The game numbers the turns, not the model: a play's steps are judged and kept as the engine
+played them, numbered by their turn (the model may have written "3." on its second turn, which the
+simulator ignores and the plan parser would refuse), so the students learn the right numbers too.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ..game.scenarios import ScenarioSpec, generate_scenarios
+from ..game.steps import format_step, parse_step
 from .plan_rollout import PlanRollout, PlanTask
 
-__all__ = ["fresh_scenarios", "summarize_plays", "trace_rows", "verify_play"]
+__all__ = ["fresh_scenarios", "played_plan", "summarize_plays", "trace_rows", "verify_play"]
+
+
+def _numbered(step: str, number: int) -> str:
+    """``step`` as the engine played it on turn ``number``."""
+    return format_step(replace(parse_step(step), number=number))
+
+
+def played_plan(play: PlanRollout) -> list[str]:
+    """The play's steps numbered by the turn they were played on."""
+    return [_numbered(s, i) for i, s in enumerate(play.plan, start=1)]
 
 
 def fresh_scenarios(ruleset: Any, spec: ScenarioSpec, profiles: dict[str, dict[str, Any]], count: int,
@@ -38,15 +53,17 @@ def verify_play(play: PlanRollout, task: PlanTask, verifier: Any, context: Any) 
 
     if not play.plan:
         return 0.0
-    verdict = verifier.verify(TrajectoryJob(task.scenario, context), None, "\n".join(play.plan))
+    verdict = verifier.verify(TrajectoryJob(task.scenario, context), None, "\n".join(played_plan(play)))
     return float(verdict.score)
 
 
 def trace_rows(play: PlanRollout, task: PlanTask, source: str, score: float) -> list[dict[str, Any]]:
-    """One row per turn of a kept play: the prompt the teacher saw, the turn it wrote."""
+    """One row per turn of a kept play: the prompt the teacher saw, the turn it wrote (its step
+    numbered by the turn, as played)."""
     sc = task.scenario
     return [{"id": f"{sc.id}:{play.sample}:{i}", "scenario_id": sc.id, "goal": sc.goal, "source": source,
-             "turn": i, "prompt": t.prompt, "completion": t.completion, "score": round(score, 4)}
+             "turn": i, "prompt": t.prompt, "score": round(score, 4),
+             "completion": t.completion.replace(t.step, _numbered(t.step, i), 1) if t.step else t.completion}
             for i, t in enumerate(play.turns, start=1)]
 
 

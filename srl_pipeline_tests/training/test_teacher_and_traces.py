@@ -51,3 +51,29 @@ def test_plays_are_counted_by_goal():
     assert s["by_goal"]["a"] == {"plays": 3, "successes": 2, "kept": 1, "success_rate": 0.6667}
     assert s["by_goal"]["b"]["success_rate"] == 0.0
     assert summarize_plays([]) == {"plays": 0, "successes": 0, "kept": 0, "success_rate": 0.0, "by_goal": {}}
+
+
+def test_a_play_is_judged_and_kept_as_the_engine_numbered_its_turns():
+    """The model may write "3." on its second turn (the simulator plays turns in order and ignores
+    the number); the verifier's plan parser would refuse that plan, so the play is judged, and its
+    trace written, with each step numbered by its turn."""
+    from srl_pipeline.collaboration.jobs import TrajectoryJob
+    from srl_pipeline.collaboration.offline_roles import LexicalRetriever, RuleBasedVerifier, SearchPlanner
+    from srl_pipeline.game.steps import parse_plan
+    from srl_pipeline.training.plan_rollout import PlanTask, Turn
+    from srl_pipeline.training.traces import played_plan, trace_rows, verify_play
+    from srl_pipeline_tests.collaboration.helpers import jobs_for, species_context
+
+    ctx = species_context("vampire")
+    job, steps = next((j, s) for j in jobs_for(ctx, count=20)
+                      if len(s := SearchPlanner().plan(j, LexicalRetriever().retrieve(j), [], 1).split("\n")) >= 2)
+    misnumbered = [s if i == 0 else s.replace(f"{i + 1}. ", f"{i + 2}. ", 1) for i, s in enumerate(steps)]
+    play = PlanRollout(0, 0, job.scenario.goal, outcome="success",
+                       turns=[Turn("prompt", f"<think>x</think>\n{s}", [], s) for s in misnumbered])
+    task, verifier = PlanTask(job.scenario, "", ""), RuleBasedVerifier()
+    assert verifier.verify(job, None, "\n".join(play.plan)).score == 0.0          # as the model wrote it
+    assert [s.number for s in parse_plan("\n".join(played_plan(play)))] == list(range(1, len(steps) + 1))
+    score = verify_play(play, task, verifier, ctx)
+    assert score == verifier.verify(TrajectoryJob(job.scenario, ctx), None, "\n".join(steps)).score >= 0.7
+    rows = trace_rows(play, task, "train", score)
+    assert [r["completion"] for r in rows] == [f"<think>x</think>\n{s}" for s in steps]

@@ -107,8 +107,11 @@ class ArtifactMirror:
 
     def remove(self, path: Path | str) -> None:
         """Remove a published file (a failure marker that no longer holds)."""
-        if self.store is not None and self.store.is_file(self.store.uri(self.name(path))):
-            self.store.delete(self.store.uri(self.name(path)))
+        if self.store is None:
+            return
+        uri = self.store.uri(self.name(path))
+        if self.store.is_file(uri):
+            self.store.delete(uri)
 
     # -- reader side ---------------------------------------------------------------------------------
     def fetch(self, path: Path | str) -> bool:

@@ -66,6 +66,48 @@ def describe_state(state: Mapping[str, Any]) -> str:
     return "; ".join(f"{k}={_value(state[k])}" for k in sorted(state))
 
 
+def observed_state(prompt: str, ruleset: RuleSet) -> dict[str, Any] | None:
+    """A turn prompt's ``State now:`` line read back into a simulator state (the inverse of
+    :func:`describe_state`, typed by the rule set's variables): what the NPC was shown, so a reward
+    can replay a call in it. ``None`` when the line is missing or names a variable or value the
+    rules do not know."""
+    marker = "\nState now: "
+    if marker not in prompt:
+        return None
+    line = prompt.rsplit(marker, 1)[1].split("\n", 1)[0]
+    specs = ruleset.state
+    state: dict[str, Any] = {}
+    for part in line.split("; "):
+        name, sep, text = part.partition("=")
+        spec = specs.get(name)
+        if not sep or spec is None:
+            return None
+        if spec.type == "bool":
+            if text not in ("True", "False"):
+                return None
+            value: Any = text == "True"
+        elif spec.type == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                return None
+        elif spec.type == "set":
+            items = [] if text == "nothing" else text.split(", ")
+            known = {str(v): v for v in spec.values}
+            if any(i not in known for i in items):
+                return None
+            value = frozenset(known[i] for i in items)
+        else:
+            known = {str(v): v for v in spec.values}
+            if text not in known:
+                return None
+            value = known[text]
+        if not spec.accepts(value):
+            return None
+        state[name] = value
+    return state if set(state) == set(specs) else None
+
+
 def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """``var old->new`` for every variable the step changed, or ``nothing``."""
     parts = [f"{k} {_value(before.get(k))}->{_value(after[k])}" for k in sorted(after) if before.get(k) != after[k]]

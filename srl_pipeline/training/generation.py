@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from .menu_constraint import MenuConstraint
 from .rewards import step_end
@@ -32,11 +32,14 @@ def _newline_token_ids(tokenizer: Any) -> frozenset[int]:
 
 class StepEndCriteria(StoppingCriteria):
     """Per sequence: done once the generated text holds a finished step line after ``</think>``.
-    Only decodes a sequence when its newest token contains a newline."""
+    Only decodes a sequence when its newest token contains a newline. ``starts`` (per row) moves
+    the start of a row's completion before ``prompt_length`` when the input already holds the
+    beginning of the completion (a forced prefix, :mod:`.grpo.menu_groups`)."""
 
-    def __init__(self, tokenizer: Any, prompt_length: int):
+    def __init__(self, tokenizer: Any, prompt_length: int, starts: Sequence[int] | None = None):
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
+        self.starts = list(starts) if starts is not None else None  # per row: where its completion begins
         self.newline_ids = _newline_token_ids(tokenizer)
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
@@ -46,9 +49,44 @@ class StepEndCriteria(StoppingCriteria):
         last = input_ids[:, -1].tolist()
         for row, tok in enumerate(last):
             if tok in self.newline_ids:
-                text = self.tokenizer.decode(input_ids[row, self.prompt_length:], skip_special_tokens=True)
+                start = self.starts[row] if self.starts is not None else self.prompt_length
+                text = self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
                 done[row] = step_end(text) is not None
         return done
+
+
+class SeededGroupSampling(LogitsProcessor):
+    """Sampling in one batched ``generate`` call where every group of rows draws from its own
+    seeded generator, so a group's samples do not depend on which other groups share the batch
+    (one process or several, one call or one per group).
+
+    The warped scores (temperature, then top-k / top-p as Hugging Face orders its warpers) plus
+    Gumbel noise: their argmax, which greedy decoding takes, is an exact sample of the softmax of
+    the warped scores (the Gumbel-max trick), drawn from the row's group generator."""
+
+    def __init__(self, seeds: Sequence[int], group_size: int, temperature: float = 1.0, top_p: float | None = None,
+                 top_k: int | None = None, device: Any = "cpu"):
+        from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+        self.group_size = group_size
+        self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        self.warpers: list[Any] = []
+        if temperature and temperature != 1.0:
+            self.warpers.append(TemperatureLogitsWarper(temperature))
+        if top_k:
+            self.warpers.append(TopKLogitsWarper(top_k))
+        if top_p is not None and top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.float()
+        for warp in self.warpers:
+            scores = warp(input_ids, scores)
+        G = self.group_size
+        uniform = torch.cat([torch.rand((G, scores.size(1)), generator=g, device=scores.device)
+                             for g in self.generators], dim=0)
+        gumbel = -torch.log(-torch.log(uniform.clamp_(1e-20, 1.0 - 1e-7)))
+        return scores + gumbel
 
 
 def cut_after_step(ids: Sequence[int], tokenizer: Any) -> list[int]:

@@ -59,11 +59,15 @@ def _vocabulary(tokenizer: Any) -> _Vocabulary:
 class MenuConstraint(LogitsProcessor):
     """Mask the tokens that would take a row's action call off its prompt's menu."""
 
-    def __init__(self, tokenizer: Any, prompt_length: int):
+    def __init__(self, tokenizer: Any, prompt_length: int, targets: Sequence[Sequence[str]] | None = None,
+                 starts: Sequence[int] | None = None):
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
         self.vocab = _vocabulary(tokenizer)
-        self._targets: list[list[str]] | None = None
+        # per row: the calls it may write (default: its prompt's menu, :func:`call_targets`) and where
+        # its completion begins (default: ``prompt_length``; earlier when the input holds a forced prefix)
+        self._targets: list[list[str]] | None = [list(t) for t in targets] if targets is not None else None
+        self.starts = list(starts) if starts is not None else None
 
     def _row_targets(self, input_ids: torch.LongTensor) -> list[list[str]]:
         if self._targets is None:
@@ -89,10 +93,14 @@ class MenuConstraint(LogitsProcessor):
         return sorted(ids) or None   # no token spells the rest: leave the row free rather than mask it all
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if input_ids.size(1) <= self.prompt_length:
+        if self.starts is None and input_ids.size(1) <= self.prompt_length:
             return scores
         targets = self._row_targets(input_ids)
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        if self.starts is None:
+            texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        else:
+            texts = [self.tokenizer.decode(input_ids[row, start:], skip_special_tokens=True)
+                     for row, start in enumerate(self.starts)]
         for row, text in enumerate(texts):
             if not targets[row] or "</think>" not in text:
                 continue

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from .hyperparameters import CONFIG_DIR, StageHyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
+from .grpo.menu_groups import EXPLORATIONS
 from .rewards.srl_decision import REWARDS
 
 CONFIG_PATH = CONFIG_DIR / "srl.yaml"
@@ -48,8 +49,9 @@ class SRLHyperparameters(StageHyperparameters):
     max_extra_generation_rounds: int = 3
     use_vllm: bool = False
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
-    reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py)
+    reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py) | effect (srl_effect.py)
     menu_constrained: bool = False        # sampled action calls stay on the prompt's menu (menu_constraint.py)
+    group_exploration: str = "sample"     # sample | menu: each completion of a group commits to another menu action (grpo/menu_groups.py)
 
     def validate(self) -> None:
         super().validate()
@@ -59,6 +61,8 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
         if self.scale_rewards != "group":
             raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
+        if self.group_exploration not in EXPLORATIONS:
+            raise ValueError(f"group_exploration must be one of {', '.join(EXPLORATIONS)}")
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}")
 

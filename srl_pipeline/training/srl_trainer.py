@@ -53,27 +53,37 @@ def to_train_dataset(examples: list[dict[str, Any]], chat: bool):
 
 def mean_srl_reward(model: Any, tokenizer: Any, examples: list[dict[str, Any]], max_new_tokens: int = 64,
                     batch_size: int = 8, chat: bool = False, reward: str = "paper",
-                    menu_constrained: bool = False) -> float | None:
+                    menu_constrained: bool = False, ruleset: Any = None) -> float | None:
     """Greedy generation (stopped after the step) on ``examples`` and the mean SRL reward (the
-    ``reward`` variant) against their expert steps."""
+    ``reward`` variant; ``effect`` needs the species' ``ruleset``) against their expert steps."""
     from .generation import generate_steps
 
     if not examples:
         return None
-    fn = reward_function(reward)
+    fn = reward_function(reward, ruleset)
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], max_new_tokens=max_new_tokens,
                           batch_size=batch_size, chat=chat, menu_constrained=menu_constrained)
     return sum(fn(text, e["target"], e["prompt"]) for (text, _), e in zip(outs, examples)) / len(examples)
 
 
-def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperparameters):
+def dataset_ruleset(path: str | Path) -> Any:
+    """The species' rules in force that the SRL dataset artifact carries (``rules``), or ``None``
+    for a bare list of examples; the ``effect`` reward replays calls with them."""
+    from ..game.rules import ruleset_from_artifact
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    rules = data.get("rules") if isinstance(data, dict) else None
+    return ruleset_from_artifact(rules) if rules else None
+
+
+def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperparameters, ruleset: Any = None):
     """The ``score`` of a stage trained on the SRL dataset (SRL, SFT): the mean SRL reward of greedy
     steps on the validation examples, for the reference (adapter disabled) and the trained model."""
 
     def score(peft_model: Any, tokenizer: Any, chat: bool) -> dict[str, Any]:
         gen_kw = dict(max_new_tokens=hp.validation_max_new_tokens, batch_size=hp.validation_batch_size, chat=chat,
                       reward=getattr(hp, "reward", "paper"),  # SFT is scored with the paper's reward
-                      menu_constrained=getattr(hp, "menu_constrained", False))
+                      menu_constrained=getattr(hp, "menu_constrained", False), ruleset=ruleset)
         with peft_model.disable_adapter():
             base = mean_srl_reward(peft_model, tokenizer, validation, **gen_kw)
         return {"validation_reward_base": base,
@@ -93,9 +103,11 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     if not train:
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
+    ruleset = dataset_ruleset(spec.dataset) if hp.reward == "effect" else None
+
     def build(model, tokenizer, chat, common):
-        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward), train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
+        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
                           **common, **grpo_trainer_kwargs(hp))
 
-    score = validation_reward_scorer(validation, hp)
+    score = validation_reward_scorer(validation, hp, ruleset)
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

@@ -14,11 +14,14 @@ What it adds to ``trl.GRPOTrainer`` (trl 1.16):
   stops cleanly with status ``kl_bound_exceeded`` when the KL stays above the bound.
 - **Stop after the step**: generation is cut at the newline that ends the step line.
 - **Sampling that does not depend on the number of processes**: each group (the
-  ``num_generations`` copies of one prompt) is generated in its own ``generate`` call under a seed
-  of its own (:func:`group_seed`: the run's seed, the step, the generation round, the group's place
-  in the *global* batch and its prompt tokens), with the global RNG forked around it, so one
-  process and ``torchrun`` with N sample the same completions for the same prompts (TRL's
-  ``RepeatSampler`` gives rank r the r-th slice of the same global batch). Exactly equal runs need
+  ``num_generations`` copies of one prompt) samples from a generator of its own
+  (:func:`group_seed`: the run's seed, the step, the generation round, the group's place in the
+  *global* batch and its prompt tokens), so one process and ``torchrun`` with N sample the same
+  completions for the same prompts (TRL's ``RepeatSampler`` gives rank r the r-th slice of the
+  same global batch). All of a process's groups share one ``generate`` call
+  (:class:`~..generation.SeededGroupSampling`, the Gumbel-max trick over the warped scores): on
+  the tiny CPU models decoding is overhead-bound, so a call per group cost a call's overhead per
+  group (``bench/srl_trainer_throughput.py``). Exactly equal runs need
   no group dropped or ``dynamic_sampling: false``: the replacement prompts of dynamic sampling
   (:meth:`GRPOStageTrainer._fresh_inputs`) are drawn per process.
 - **State, history and summary** shared with every stage (:class:`~..trainer_state.JobStateMixin`).
@@ -38,6 +41,7 @@ from ..generation import add_step_stop, cut_after_step
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
+from .menu_groups import EXPLORATIONS, group_prefixes
 from .kl_control import KL_WINDOW, AdaptiveKLController, KLControlCallback, window_max
 
 __all__ = ["GRPOStageTrainer", "grpo_trainer_kwargs"]
@@ -59,7 +63,7 @@ def grpo_trainer_kwargs(hp: Any) -> dict[str, Any]:
     return dict(dynamic_sampling=hp.dynamic_sampling, dynamic_sampling_epsilon=hp.dynamic_sampling_epsilon,
                 max_extra_generation_rounds=hp.max_extra_generation_rounds,
                 kl_controller=AdaptiveKLController.from_hyperparameters(hp), stop_after_step=hp.stop_after_step,
-                menu_constrained=hp.menu_constrained)
+                menu_constrained=hp.menu_constrained, group_exploration=getattr(hp, "group_exploration", "sample"))
 
 
 class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
@@ -69,9 +73,14 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
 
     def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
                  max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
-                 stop_after_step: bool = True, menu_constrained: bool = False, **kwargs: Any):
+                 stop_after_step: bool = True, menu_constrained: bool = False, group_exploration: str = "sample",
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.stop_after_step = stop_after_step
+        self.menu_constrained = menu_constrained
+        if group_exploration not in EXPLORATIONS:
+            raise ValueError(f"group_exploration must be one of {', '.join(EXPLORATIONS)}, got {group_exploration!r}")
+        self.group_exploration = group_exploration
         if stop_after_step or menu_constrained:
             add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer, stop=stop_after_step,
                           menu_constrained=menu_constrained)
@@ -173,24 +182,71 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
         self._generation_round = (step, round_no + 1)
         plain = not (self.use_vllm or getattr(self, "use_transformers_continuous_batching", False)
                      or images is not None and any(i is not None for i in images) or multimodal_fields)
+        plain = plain and not self.min_p and self.repetition_penalty in (None, 1.0)
         if not plain or G < 1 or len(prompt_ids) % G or any(
                 list(prompt_ids[i]) != list(prompt_ids[i - i % G]) for i in range(len(prompt_ids))):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, G, has_tool_images)
         n_local = len(prompt_ids) // G
         first = self.accelerator.process_index * n_local  # this rank's slice of the global batch
+        seeds = [group_seed(self.args.seed, step, round_no, first + g, list(prompt_ids[g * G]))
+                 for g in range(n_local)]
+        prefixes = targets = None
+        if self.group_exploration == "menu":
+            prefixes, targets = [], []
+            for g in range(n_local):
+                prompt = self._tokenizer.decode(list(prompt_ids[g * G]), skip_special_tokens=True)
+                for text, calls in group_prefixes(prompt, G, seeds[g]):
+                    prefixes.append(self._tokenizer(text, add_special_tokens=False)["input_ids"] if text else [])
+                    targets.append(calls)
+        return self._generate_groups(prompt_ids, seeds, G, prefixes, targets), None
+
+    def _generate_groups(self, prompt_ids, seeds: list[int], G: int, prefixes: list[list[int]] | None = None,
+                         targets: list[list[str]] | None = None) -> list[list[int]]:
+        """Every group in one ``generate`` call, each group sampling from its own seeded generator
+        (:class:`~..generation.SeededGroupSampling`); completions end at the first EOS (kept).
+        ``prefixes`` (per row): the start of the completion, given rather than sampled, returned as
+        part of the completion; ``targets`` (per row): the calls its step may write
+        (:mod:`.menu_groups`)."""
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+        from trl.models import unwrap_model_for_generation
+        from trl.trainer.utils import pad
+
+        from ..generation import SeededGroupSampling, StepEndCriteria
+        from ..menu_constraint import MenuConstraint
+
         device = self.accelerator.device
-        completion_ids: list[list[int]] = []
-        logprobs: list | None = []
-        for g in range(n_local):
-            rows = prompt_ids[g * G:(g + 1) * G]
-            seed = group_seed(self.args.seed, step, round_no, first + g, list(rows[0]))
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(seed)
-                ids, lps = super()._generate_single_turn(rows, None if images is None else images[g * G:(g + 1) * G],
-                                                         multimodal_fields, G, has_tool_images)
-            completion_ids.extend(ids)
-            logprobs = None if lps is None or logprobs is None else logprobs + list(lps)
-        return completion_ids, logprobs
+        pad_id = self._tokenizer.pad_token_id
+        prefixes = prefixes or [[] for _ in prompt_ids]
+        rows = [list(p) + list(x) for p, x in zip(prompt_ids, prefixes)]
+        ids = pad([torch.tensor(r) for r in rows], padding_value=pad_id, padding_side="left").to(device)
+        mask = pad([torch.ones(len(r), dtype=torch.long) for r in rows], padding_value=0,
+                   padding_side="left").to(device)
+        width = ids.size(1)
+        starts = [width - len(x) for x in prefixes]
+        if targets is not None:
+            processors = [MenuConstraint(self._tokenizer, width, targets, starts)]
+        else:
+            processors = [MenuConstraint(self._tokenizer, width)] if self.menu_constrained else []
+        processors.append(SeededGroupSampling(seeds, G, self.temperature, self.top_p, self.top_k, device))
+        extra = {}
+        if self.stop_after_step:
+            extra["stopping_criteria"] = StoppingCriteriaList(
+                [StepEndCriteria(self._tokenizer, width, starts)])
+        config = GenerationConfig(max_new_tokens=self.max_completion_length, do_sample=False, pad_token_id=pad_id,
+                                  bos_token_id=self._tokenizer.bos_token_id, eos_token_id=self.eos_token_ids)
+        with (unwrap_model_for_generation(self.model_wrapped, self.accelerator,
+                                          gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                                          generation_kwargs=config.to_diff_dict(),
+                                          gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
+              as unwrapped, torch.no_grad()):
+            out = unwrapped.generate(input_ids=ids, attention_mask=mask, generation_config=config,
+                                     logits_processor=LogitsProcessorList(processors), **extra)
+        eos = set(self.eos_token_ids if isinstance(self.eos_token_ids, (list, tuple)) else [self.eos_token_ids])
+        completions = []
+        for prefix, row in zip(prefixes, out[:, width:].tolist()):
+            end = next((i + 1 for i, tok in enumerate(row) if tok in eos), len(row))
+            completions.append(list(prefix) + row[:end])
+        return completions
 
     # ---- dynamic sampling ----------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):

@@ -19,14 +19,17 @@ Every variant is called ``(completion, expert_step, prompt)``; ``paper`` ignores
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ...game.steps import StepFormatError, parse_step
 from ...game.turn import spoken_lines
 from .srl_step import FORMAT_PENALTY, extract_step, srl_reward, step_similarity
 
+if TYPE_CHECKING:
+    from ...game.rules import RuleSet
+
 W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
-REWARDS = ("paper", "decision")
+REWARDS = ("paper", "decision", "effect")
 
 __all__ = ["REWARDS", "decision_reward", "paper_reward", "reward_function"]
 
@@ -69,10 +72,17 @@ def paper_reward(completion: str, expert_step: str, prompt: str = "") -> float:
     return srl_reward(completion, expert_step)
 
 
-def reward_function(name: str) -> Callable[[str, str, str], float]:
-    """The per-completion reward ``(completion, expert_step, prompt) -> float`` named ``name``."""
+def reward_function(name: str, ruleset: "RuleSet | None" = None) -> Callable[[str, str, str], float]:
+    """The per-completion reward ``(completion, expert_step, prompt) -> float`` named ``name``;
+    ``effect`` (:mod:`.srl_effect`) needs the species' ``ruleset``."""
     if name == "paper":
         return paper_reward
     if name == "decision":
         return decision_reward
+    if name == "effect":
+        if ruleset is None:
+            raise ValueError("the effect reward needs the species' rules (the SRL dataset's 'rules')")
+        from .srl_effect import effect_reward_for
+
+        return effect_reward_for(ruleset)
     raise ValueError(f"unknown SRL reward {name!r}: one of {', '.join(REWARDS)}")

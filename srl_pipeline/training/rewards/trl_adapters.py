@@ -28,12 +28,12 @@ def srl(completions: list[Any], target: list[str], **kwargs: Any) -> list[float]
     return [srl_reward(completion_text(c), t) for c, t in zip(completions, target)]
 
 
-def srl_reward_func(name: str = "paper") -> Callable[..., list[float]]:
+def srl_reward_func(name: str = "paper", ruleset: Any = None) -> Callable[..., list[float]]:
     """SRL's ``reward_funcs`` entry for the ``reward`` hyperparameter (``paper`` is :func:`srl`),
     named ``srl`` either way so TRL logs ``rewards/srl/mean``."""
     if name == "paper":
         return srl
-    score = reward_function(name)
+    score = reward_function(name, ruleset)
 
     def srl_variant(completions: list[Any], target: list[str], prompts: list[Any] | None = None,
                     **kwargs: Any) -> list[float]:

@@ -1,0 +1,82 @@
+"""One ``generate`` call for all groups: each group samples from its own seed (so its samples do not
+depend on the other groups), the Gumbel-max draw follows the warped softmax, and menu-covering groups
+hold each row to the action its think names."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from srl_pipeline.training.generation import SeededGroupSampling  # noqa: E402
+from srl_pipeline.training.grpo.menu_groups import group_prefixes, prompt_species  # noqa: E402
+from srl_pipeline.training.menu_constraint import MenuConstraint  # noqa: E402
+from srl_pipeline_tests.tiny_models import PROMPTS, flat_or_varied, make_trainer  # noqa: E402
+
+MENU = "converse(topic=old_wars|the_night); move(to=castle|forest); request_invitation(target=player)"
+PROMPT = f"Species: vampire\nLore:\n- v\nGoal: g\nSteps so far:\n(none yet)\nState now: trust=1\nMoves now: {MENU}"
+
+
+def test_a_groups_samples_do_not_depend_on_the_groups_beside_it(tiny_model_dir, tmp_path):
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 12})
+    tok = trainer.processing_class
+    a = tok("live 0: the vampire meets a mortal.", add_special_tokens=False)["input_ids"]
+    b = tok("flat 3: a quiet crypt, long and longer.", add_special_tokens=False)["input_ids"]
+    both = trainer._generate_groups([b] * 4 + [a] * 4, [11, 22], 4)
+    alone = trainer._generate_groups([a] * 4, [22], 4)
+    assert both[4:] == alone
+    assert len({tuple(x) for x in alone}) > 1                     # it samples: the rows of a group differ
+    assert trainer._generate_groups([a] * 4, [23], 4) != alone      # another seed, other samples
+
+
+def test_the_gumbel_max_draw_follows_the_warped_softmax():
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -8.0]])
+    draws = 4000
+    sampler = SeededGroupSampling([0], draws, temperature=1.0, top_p=0.9)
+    picks = sampler(torch.zeros((draws, 1), dtype=torch.long), logits.expand(draws, -1).clone()).argmax(dim=1)
+    freq = torch.bincount(picks, minlength=5).float() / draws
+    kept = torch.softmax(logits[0, :3], dim=0)                     # top_p 0.9 keeps the three most likely
+    assert torch.allclose(freq[:3], kept, atol=0.03), freq
+    assert freq[3:].sum() == 0
+    hot = SeededGroupSampling([0], draws, temperature=2.0)
+    picks = hot(torch.zeros((draws, 1), dtype=torch.long), logits.expand(draws, -1).clone()).argmax(dim=1)
+    freq = torch.bincount(picks, minlength=5).float() / draws
+    assert torch.allclose(freq, torch.softmax(logits[0] / 2.0, dim=0), atol=0.03), freq
+
+
+def test_menu_groups_cover_the_menu_and_each_row_keeps_to_its_action():
+    assert prompt_species(PROMPT) == "vampire"
+    rows = group_prefixes(PROMPT, 4, seed=5)
+    named = [text.split("I will ", 1)[1].split(".", 1)[0] for text, _ in rows]
+    assert set(named) == {"converse", "move", "request_invitation"}      # a menu of three: all of it in a group of four
+    for (text, calls), action in zip(rows, named):
+        assert text.startswith("\n<think>I am a vampire. I can converse, move, request_invitation. I will ")
+        assert text.endswith("</think>\n") and calls and all(c.startswith(f" {action}(") for c in calls)
+    assert group_prefixes(PROMPT, 4, seed=5) == rows                     # seeded
+    wide = group_prefixes(PROMPT, 2, seed=1)
+    assert len({t for t, _ in wide}) == 2                                 # a smaller group: distinct actions
+    assert group_prefixes("no menu here", 3, seed=0) == [("", [])] * 3   # nothing to cover: rows sample freely
+
+
+def test_a_rows_call_is_held_to_its_targets_whatever_the_model_prefers(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    prompt_ids = tok(PROMPT, add_special_tokens=False)["input_ids"]
+    prefix = tok("\n<think>I will move.</think>\n1. **Away**", add_special_tokens=False)["input_ids"]
+    ids = prompt_ids + prefix
+    targets = [[" move(to=castle) |", " move(to=forest) |"]]
+    constraint = MenuConstraint(tok, len(ids), targets, starts=[len(prompt_ids)])
+    for seed in range(5):
+        gen, row = torch.Generator().manual_seed(seed), list(ids)
+        for _ in range(30):
+            scores = constraint(torch.tensor([row]), torch.randn(1, len(tok), generator=gen))
+            row.append(int(scores.argmax()))
+            call = tok.decode(row[len(ids):])
+            if " |" in call:
+                break
+        assert call.split(" |", 1)[0].strip() in {"move(to=castle)", "move(to=forest)"}, call

@@ -74,13 +74,14 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
     def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
                  max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
                  stop_after_step: bool = True, menu_constrained: bool = False, group_exploration: str = "sample",
-                 **kwargs: Any):
+                 share_group_prompts: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.stop_after_step = stop_after_step
         self.menu_constrained = menu_constrained
         if group_exploration not in EXPLORATIONS:
             raise ValueError(f"group_exploration must be one of {', '.join(EXPLORATIONS)}, got {group_exploration!r}")
         self.group_exploration = group_exploration
+        self.share_group_prompts = share_group_prompts
         if stop_after_step or menu_constrained:
             add_step_stop(self.accelerator.unwrap_model(self.model), self._tokenizer, stop=stop_after_step,
                           menu_constrained=menu_constrained)
@@ -247,6 +248,58 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
             end = next((i + 1 for i, tok in enumerate(row) if tok in eos), len(row))
             completions.append(list(prefix) + row[:end])
         return completions
+
+    # ---- log-probabilities: each distinct prompt computed once ---------------------------------
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
+                                           compute_entropy=False, compute_aux_loss=False, **kwargs):
+        """TRL's log-probabilities of the completion tokens, with each distinct prompt run once.
+
+        The ``num_generations`` rows of a group share their prompt, and on the tiny CPU tiers the
+        prompt is most of the tokens (about 430 of 490 in SRL): each distinct prompt of a chunk runs
+        once and every row continues from its key/value cache (selected per row, gradients flowing
+        through it): the same computation at a fraction of the cost. TRL shuffles the rows before the
+        loss, so prompts are matched by content, not position. Used where it applies (one process,
+        no multimodal inputs, some prompt shared within a chunk); anything else (RLVR's turns,
+        torchrun, vision models) takes TRL's own path."""
+        chunk = batch_size or input_ids.size(0)
+        prompt_width = input_ids.size(1) - logits_to_keep
+        usable = (self.share_group_prompts and not compute_aux_loss and self.accelerator.num_processes == 1
+                  and not any(v is not None for v in kwargs.values()) and prompt_width > 0)
+        plans = []
+        if usable:
+            for start in range(0, input_ids.size(0), chunk):
+                head = torch.cat([input_ids[start:start + chunk, :prompt_width],
+                                  attention_mask[start:start + chunk, :prompt_width]], dim=1)
+                unique, inverse = torch.unique(head, dim=0, return_inverse=True)
+                plans.append((start, unique.size(0), inverse))
+            usable = any(n < input_ids[s:s + chunk].size(0) for s, n, _ in plans)
+        if not usable:
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
+                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **kwargs)
+        all_logps, all_entropies = [], []
+        for start, _, inverse in plans:
+            ids, mask = input_ids[start:start + chunk], attention_mask[start:start + chunk]
+            firsts = torch.full((int(inverse.max()) + 1,), ids.size(0), dtype=torch.long)
+            firsts.scatter_reduce_(0, inverse, torch.arange(ids.size(0)), reduce="amin")  # one row per prompt
+            with self.accelerator.autocast():
+                head = model(input_ids=ids[firsts, :prompt_width], attention_mask=mask[firsts, :prompt_width],
+                             use_cache=True, logits_to_keep=1)
+                cache = head.past_key_values
+                cache.batch_select_indices(inverse.to(ids.device))
+                tail = model(input_ids=ids[:, prompt_width:], attention_mask=mask, past_key_values=cache,
+                             use_cache=True)
+            logits = torch.cat([head.logits[inverse.to(ids.device), -1:], tail.logits[:, :-1]], dim=1)
+            logps = torch.log_softmax(logits.float() / self.temperature, dim=-1)
+            completion = ids[:, prompt_width:]
+            valid = mask[:, prompt_width:] != 0
+            token_logps = logps.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
+            all_logps.append(token_logps.masked_fill(~valid, 0.0))
+            if compute_entropy:
+                with torch.no_grad():
+                    entropy = -(logps.exp() * logps).sum(-1)
+                all_entropies.append(entropy.masked_fill(~valid, 0.0))
+        return (torch.cat(all_logps, dim=0), torch.cat(all_entropies, dim=0) if compute_entropy else None, None)
 
     # ---- dynamic sampling ----------------------------------------------------------------------
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):

@@ -80,3 +80,38 @@ def test_a_rows_call_is_held_to_its_targets_whatever_the_model_prefers(tiny_mode
             if " |" in call:
                 break
         assert call.split(" |", 1)[0].strip() in {"move(to=castle)", "move(to=forest)"}, call
+
+
+def test_a_groups_prompt_run_once_gives_the_same_logprobs_and_gradients(tiny_model_dir, tmp_path, monkeypatch):
+    from trl import GRPOTrainer
+
+    trl_path = GRPOTrainer._get_per_token_logps_and_entropies
+    calls = []
+    monkeypatch.setattr(GRPOTrainer, "_get_per_token_logps_and_entropies",
+                        lambda self, *a, **k: calls.append(1) or trl_path(self, *a, **k))
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 10})
+    trainer.model.train()
+    batch = trainer._generate_and_score_completions(
+        [{"prompt": p, "target": "1. **T** a() | \"x\""} for p in ("live 0: the vampire meets a mortal.",
+                                                                  "live 1: the vampire.") for _ in range(4)])
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(0))   # TRL shuffles rows before the loss
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)[order]
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)[order]
+    batch["completion_mask"] = batch["completion_mask"][order]
+    keep = batch["completion_ids"].size(1)
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    results = []
+    for share in (True, False):
+        trainer.share_group_prompts = share
+        calls.clear()
+        trainer.model.zero_grad()
+        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep, batch_size=8,
+                                                                       compute_entropy=True)
+        (logps * batch["completion_mask"]).sum().backward()
+        assert len(calls) == (0 if share else 1)   # the shared path did not fall back to TRL's
+        results.append((logps.detach(), entropy, [p.grad.clone() for p in params]))
+    (shared, ent_s, grad_s), (full, ent_f, grad_f) = results
+    assert torch.allclose(shared, full, atol=1e-5), (shared - full).abs().max()
+    assert torch.allclose(ent_s, ent_f, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
+    assert any(g.abs().sum() > 0 for g in grad_s)

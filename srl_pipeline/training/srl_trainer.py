@@ -103,7 +103,7 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     if not train:
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
-    ruleset = dataset_ruleset(spec.dataset) if hp.reward == "effect" else None
+    ruleset = dataset_ruleset(spec.dataset) if hp.reward in ("effect", "call") else None
 
     def build(model, tokenizer, chat, common):
         return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,

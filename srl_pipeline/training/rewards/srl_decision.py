@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ...game.rules import RuleSet
 
 W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
-REWARDS = ("paper", "decision", "effect")
+REWARDS = ("paper", "decision", "effect", "call")
 
 __all__ = ["REWARDS", "decision_reward", "paper_reward", "reward_function"]
 
@@ -79,10 +79,10 @@ def reward_function(name: str, ruleset: "RuleSet | None" = None) -> Callable[[st
         return paper_reward
     if name == "decision":
         return decision_reward
-    if name == "effect":
+    if name in ("effect", "call"):
         if ruleset is None:
-            raise ValueError("the effect reward needs the species' rules (the SRL dataset's 'rules')")
+            raise ValueError(f"the {name} reward needs the species' rules (the SRL dataset's 'rules')")
         from .srl_effect import effect_reward_for
 
-        return effect_reward_for(ruleset)
+        return effect_reward_for(ruleset, call_only=name == "call")
     raise ValueError(f"unknown SRL reward {name!r}: one of {', '.join(REWARDS)}")

@@ -26,7 +26,7 @@ from .srl_step import FORMAT_PENALTY, extract_step, step_similarity
 
 W_EFFECT, W_LEGAL, W_LINE, W_TITLE = 0.7, 0.1, 0.2, 0.1
 
-__all__ = ["effect_reward", "effect_reward_for", "next_state"]
+__all__ = ["call_reward", "effect_reward", "effect_reward_for", "next_state"]
 
 
 def next_state(ruleset: RuleSet, state: Mapping[str, Any], action: str, args: Mapping[str, str],
@@ -65,10 +65,35 @@ def effect_reward(completion: str, expert_step: str, prompt: str, ruleset: RuleS
     return score
 
 
-def effect_reward_for(ruleset: RuleSet) -> Callable[[str, str, str], float]:
-    """:func:`effect_reward` bound to one species' rules, in the variants' ``(completion, expert, prompt)`` signature."""
+def call_reward(completion: str, expert_step: str, prompt: str, ruleset: RuleSet) -> float:
+    """The decision alone: -1 for a broken format, 1 for the expert's effect, ``W_LEGAL / W_EFFECT``
+    for another legal call, 0 for an illegal one. With no line or title score, a group whose rows all
+    make the same decision is flat, and dynamic sampling replaces it with one that compares
+    decisions (with ``effect`` nearly every group differs a little in its lines and trains on them)."""
+    step = extract_step(completion)
+    if step is None:
+        return FORMAT_PENALTY
+    state = observed_state(prompt, ruleset)
+    if state is None:
+        raise ValueError("call reward: the turn prompt has no 'State now:' line the rules can read")
+    got = parse_step(step)
+    try:
+        want = parse_step(expert_step.strip())
+    except StepFormatError as exc:
+        raise ValueError(f"call reward: the expert step does not parse: {exc}") from None
+    mine = next_state(ruleset, state, got.action, got.args_dict, got.line)
+    if mine is None:
+        return 0.0
+    expert = next_state(ruleset, state, want.action, want.args_dict, want.line)
+    return 1.0 if expert is not None and mine == expert else W_LEGAL / W_EFFECT
+
+
+def effect_reward_for(ruleset: RuleSet, call_only: bool = False) -> Callable[[str, str, str], float]:
+    """:func:`effect_reward` (or :func:`call_reward`) bound to one species' rules, in the variants'
+    ``(completion, expert, prompt)`` signature."""
+    fn = call_reward if call_only else effect_reward
 
     def score(completion: str, expert_step: str, prompt: str = "") -> float:
-        return effect_reward(completion, expert_step, prompt, ruleset)
+        return fn(completion, expert_step, prompt, ruleset)
 
     return score

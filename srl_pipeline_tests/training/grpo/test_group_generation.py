@@ -115,3 +115,17 @@ def test_a_groups_prompt_run_once_gives_the_same_logprobs_and_gradients(tiny_mod
     assert torch.allclose(ent_s, ent_f, atol=1e-4)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
     assert any(g.abs().sum() > 0 for g in grad_s)
+
+
+def test_generation_from_a_shared_prompt_cache_draws_the_same_samples(tiny_model_dir, tmp_path):
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 12})
+    tok = trainer.processing_class
+    a = tok("live 0: the vampire meets a mortal.", add_special_tokens=False)["input_ids"]
+    b = tok("flat 3: a quiet crypt, long and longer, and longer still, with old bones in it.",
+            add_special_tokens=False)["input_ids"]
+    assert len(b) > len(a) + 5   # the shorter prompt is left-padded: its positions must match generate's
+    rows = [b] * 4 + [a] * 4
+    trainer.share_group_prompts = True
+    shared = trainer._generate_groups(rows, [11, 22], 4)
+    trainer.share_group_prompts = False
+    assert trainer._generate_groups(rows, [11, 22], 4) == shared

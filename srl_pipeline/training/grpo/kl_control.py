@@ -35,8 +35,9 @@ def window_max(values: list[float], window: int) -> float | None:
 class AdaptiveKLController:
     """Keeps the measured KL (per-token, to the reference model) at or below ``target``.
 
-    After each step: KL > target -> beta *= factor (up to beta_max); KL < target / (2 * factor) ->
-    beta /= factor (down to beta_min, by default the initial beta). KL > stop_multiple * target for
+    After each step, on the mean KL of the last ``KL_WINDOW`` steps: above target -> beta *= factor
+    (up to beta_max); below target / 2 -> beta /= factor (down to beta_min, by default the initial
+    beta). KL > stop_multiple * target for
     ``patience`` consecutive steps -> status ``kl_bound_exceeded`` (the caller stops cleanly).
     With ``adaptive=False`` beta is fixed but the bound still stops the run.
     """
@@ -56,6 +57,7 @@ class AdaptiveKLController:
         self.over_streak = 0
         self.status: str | None = None
         self.last_kl: float | None = None
+        self.recent: list[float] = []   # the last KL_WINDOW steps' KL
 
     @classmethod
     def from_hyperparameters(cls, hp: Any) -> "AdaptiveKLController":
@@ -68,10 +70,16 @@ class AdaptiveKLController:
         if kl is None or not math.isfinite(kl):
             return self.status
         self.last_kl = float(kl)
+        self.recent = (self.recent + [float(kl)])[-KL_WINDOW:]
         if self.adaptive:
-            if kl > self.target:
+            # decide on the mean of the last KL_WINDOW steps, the statistic the bound is checked on:
+            # a single step's k3 estimate is noisy, and reacting to every spike ratcheted beta up
+            # (doubling on each spike over the target, halving only far below it) to 3-6 in 60 SRL
+            # steps, which froze learning while the window mean sat under the target
+            kl_mean = sum(self.recent) / len(self.recent)
+            if kl_mean > self.target:
                 self.beta = min(self.beta * self.factor, self.beta_max)
-            elif kl < self.target / (2 * self.factor):
+            elif kl_mean < self.target / 2:
                 self.beta = max(self.beta / self.factor, self.beta_min)
         self.over_streak = self.over_streak + 1 if kl > self.stop_multiple * self.target else 0
         if self.over_streak >= self.patience:
@@ -79,13 +87,15 @@ class AdaptiveKLController:
         return self.status
 
     def state_dict(self) -> dict[str, Any]:
-        return {"beta": self.beta, "over_streak": self.over_streak, "status": self.status, "last_kl": self.last_kl}
+        return {"beta": self.beta, "over_streak": self.over_streak, "status": self.status, "last_kl": self.last_kl,
+                "recent": list(self.recent)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.beta = float(state.get("beta", self.beta))
         self.over_streak = int(state.get("over_streak", 0))
         self.status = state.get("status")
         self.last_kl = state.get("last_kl")
+        self.recent = [float(v) for v in state.get("recent") or []]
 
 
 class KLControlCallback(TrainerCallback):

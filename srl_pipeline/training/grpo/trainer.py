@@ -314,7 +314,7 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
                              use_cache=True, logits_to_keep=1)
                 cache = head.past_key_values
                 cache.batch_select_indices(inverse.to(ids.device))
-                tail = model(input_ids=ids[:, prompt_width:], attention_mask=mask, past_key_values=cache,
+                tail = model(input_ids=ids[:, prompt_width:], attention_mask=mask, cache=cache,
                              use_cache=True)
             logits = torch.cat([head.logits[inverse.to(ids.device), -1:], tail.logits[:, :-1]], dim=1)
             logps = torch.log_softmax(logits.float() / self.temperature, dim=-1)

@@ -48,7 +48,7 @@ def evaluate(base: str, adapter: str | None, tasks, ruleset, reference, steps) -
 
 
 def _keep(r: dict) -> dict:
-    return {k: r.get(k) for k in ("success_greedy", "format_error_rate", "kl_to_base", "outcomes", "step_similarity",
+    return {k: r.get(k) for k in ("success_greedy", "decision_accuracy", "format_error_rate", "kl_to_base", "outcomes", "step_similarity",
                                   "srl_reward", "repeated_line_rate")}
 
 
@@ -57,7 +57,7 @@ def curve(base: str, ckpt_root: Path, tasks, ruleset, reference, steps) -> list:
     points = []
     for ck in sorted(ckpt_root.glob("ckpt-*"), key=lambda p: int(p.name.split("-")[1])):
         r = evaluate(base, str(ck), tasks, ruleset, None, steps)
-        points.append((int(ck.name.split("-")[1]), r["success_greedy"], round(r["step_similarity"], 3)))
+        points.append((int(ck.name.split("-")[1]), r["success_greedy"], r["decision_accuracy"]))
         print("curve", ck.name, points[-1], flush=True)
     return points
 

@@ -8,6 +8,8 @@ For one model (base, SFT, RLVR-only, SRL, SRL→RLVR) on a list of :class:`PlanT
   (the paper's avg@k), torch seeded with ``settings.seed`` so a rerun draws the same samples;
 - ``step_similarity`` / ``srl_reward``: the greedy next step against the expert's step on the
   step-wise examples (a broken format counts 0 for the similarity, -1 for the reward);
+- ``decision_accuracy``: the share of those greedy steps whose call does what the expert's does in
+  the state shown (the simulator judges; a sensitive, per-step measure of what SRL teaches);
 - ``format_error_rate``: broken turns over all generated turns (greedy rollouts + step examples);
 - ``repeated_line_rate``: greedy turns that repeat a line their play already spoke
   (:func:`.metrics.repeated_line_rate`);
@@ -95,7 +97,8 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     outs = generate_steps(model, tokenizer, [e["prompt"] for e in examples], do_sample=False,
                           max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                           chat=settings.chat, menu_constrained=settings.menu_constrained) if examples else []
-    steps = summarize_steps([text for text, _ in outs], [e["target"] for e in examples])
+    steps = summarize_steps([text for text, _ in outs], [e["target"] for e in examples],
+                            [e["prompt"] for e in examples], ruleset)
 
     result = summarize_rollouts(greedy, sampled, tasks, settings.k if tasks else 0)
     turns = sum(len(r.turns) for r in greedy)
@@ -107,6 +110,7 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     result.update({
         "step_similarity": steps["step_similarity"],
         "srl_reward": steps["srl_reward"],
+        "decision_accuracy": steps["decision_accuracy"],
         "step_examples": steps["step_examples"],
         "format_error_rate": fraction(broken_turns + steps["step_format_errors"], turns + steps["step_examples"]),
         "turns": turns + steps["step_examples"],

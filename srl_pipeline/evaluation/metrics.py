@@ -139,11 +139,27 @@ def repeated_line_rate(greedy: Sequence[PlanRollout]) -> float | None:
     return fraction(repeats, later)
 
 
-def summarize_steps(completions: Sequence[str], targets: Sequence[str]) -> dict[str, Any]:
+def summarize_steps(completions: Sequence[str], targets: Sequence[str], prompts: Sequence[str] | None = None,
+                    ruleset: Any = None) -> dict[str, Any]:
     """Greedy next steps against the expert's: mean similarity (broken format = 0), mean SRL reward
-    (broken format = -1) and the number of broken completions. None means when there is none."""
+    (broken format = -1) and the number of broken completions. With the ``prompts`` and the
+    ``ruleset``, also ``decision_accuracy``: the share of steps whose call does in the state shown
+    what the expert's does (:func:`~..training.rewards.srl_effect.call_reward`), the decision SRL
+    teaches, measured on every held-out step rather than only through whole plans. None means when
+    there is none."""
     if len(completions) != len(targets):
         raise ValueError(f"{len(completions)} completions but {len(targets)} targets")
+    decisions = None
+    if prompts is not None and ruleset is not None:
+        from ..training.rewards.srl_effect import call_reward
+
+        judged = []
+        for text, target, prompt in zip(completions, targets, prompts):
+            try:
+                judged.append(call_reward(text, target, prompt, ruleset) == 1.0)
+            except ValueError:  # a prompt without a readable state (not a turn prompt): not judged
+                continue
+        decisions = (sum(judged), len(judged)) if judged else None
     sims, rewards, broken = [], [], 0
     for text, target in zip(completions, targets):
         step = extract_step(text)
@@ -157,4 +173,5 @@ def summarize_steps(completions: Sequence[str], targets: Sequence[str]) -> dict[
             rewards.append(s)
     n = len(completions)
     return {"step_examples": n, "step_similarity": sum(sims) / n if n else None,
-            "srl_reward": sum(rewards) / n if n else None, "step_format_errors": broken}
+            "srl_reward": sum(rewards) / n if n else None, "step_format_errors": broken,
+            "decision_accuracy": decisions[0] / decisions[1] if decisions else None}

@@ -72,7 +72,7 @@ def test_summarize_steps_exact():
     sim = step_similarity(other, STEP1)
     assert 0 < sim < 1
     assert s == {"step_examples": 3, "step_similarity": pytest.approx((1 + 0 + sim) / 3),
-                 "srl_reward": pytest.approx((1 - 1 + sim) / 3), "step_format_errors": 1}
+                 "srl_reward": pytest.approx((1 - 1 + sim) / 3), "step_format_errors": 1, "decision_accuracy": None}
     assert summarize_steps([], [])["step_similarity"] is None
 
 
@@ -88,3 +88,22 @@ def test_repeated_line_rate_counts_turns_that_repeat_their_plays_earlier_line():
     # a format error (no step) is skipped, not counted as a line
     broken = PlanRollout(0, 0, "drive_off", [Turn("p", "garbled", [3], None)], "format_error")
     assert repeated_line_rate([broken, play("Go.", "Go.")]) == 1.0
+
+
+def test_decision_accuracy_counts_the_steps_that_do_what_the_experts_do():
+    from pathlib import Path
+
+    from srl_pipeline.game.rules import RuleSet
+    from srl_pipeline.game.simulator import Simulator
+    from srl_pipeline.game.sources import GameFiles
+    from srl_pipeline.game.turn import turn_prompt
+
+    rs = RuleSet.resolve(GameFiles(Path(__file__).resolve().parents[2] / "configs" / "game").load_rules("vampire"), [])
+    prompt = turn_prompt("vampire", "extract_secret", rs, Simulator(rs).initial_state({"trust": 1}), "", [])
+    expert = '1. **Talk** converse(topic=old_wars) | "Sit, my dear, and hear of the old wars."'
+    same_effect = '<think>t</think>\n1. **Other** converse(topic=lineage) | "My lineage is older than your village, my dear."'
+    other = '<think>t</think>\n1. **Hunt** intimidate(target=player) | "Leave, mortal, while your blood still runs warm."'
+    s = summarize_steps([same_effect, other, "broken"], [expert] * 3, [prompt] * 3, rs)
+    assert s["decision_accuracy"] == pytest.approx(1 / 3)
+    assert summarize_steps([same_effect], [expert])["decision_accuracy"] is None          # no rules: not measured
+    assert summarize_steps([same_effect], [expert], ["no state"], rs)["decision_accuracy"] is None

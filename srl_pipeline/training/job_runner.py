@@ -199,6 +199,8 @@ def run_stage_job(job: StageJob, reporter: Reporter | None = None) -> dict[str, 
                                    f"{spec.checkpoint_dir}; rerun the same spec to resume")
     if trainer.status is None:
         trainer.status = STATUS_COMPLETED
+    if getattr(trainer, "selection", None) is not None:  # the validation-selected weights (grpo/selection.py)
+        trainer.selection.restore(trainer.accelerator.unwrap_model(trainer.model))
 
     # Outputs (main process): the adapter (PEFT, safetensors), then metrics.json last.
     out_dir = Path(spec.output_dir)

@@ -221,9 +221,13 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
     def build(model, tokenizer, chat, common):
         from datasets import Dataset
 
+        from .srl_trainer import load_srl_examples, validation_selection
+
         rows = [{"prompt": t.prompt([]), "task": i} for i, t in enumerate(train)]
+        steps = [e for e in load_srl_examples(spec.dataset) if e["split"] == "validation"]
         return RLVRTrainer(reward_funcs=simulator, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                           tasks=train, ruleset=ruleset, hp=hp, chat=chat, **common, **grpo_trainer_kwargs(hp))
+                           tasks=train, ruleset=ruleset, hp=hp, chat=chat,
+                           selection=validation_selection(spec, hp, steps, chat), **common, **grpo_trainer_kwargs(hp))
 
     def score(peft_model, tokenizer, chat):
         reference = "ref" if "ref" in peft_model.peft_config else None

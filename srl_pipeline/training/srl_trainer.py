@@ -92,6 +92,25 @@ def validation_reward_scorer(validation: list[dict[str, Any]], hp: StageHyperpar
     return score
 
 
+def validation_selection(spec: TrainingJobSpec, hp: Any, examples: list[dict[str, Any]], chat: bool):
+    """The checkpoint selection of a GRPO stage (:mod:`.grpo.selection`) on the dataset's validation
+    split, or None when ``hp.select_every`` is 0 or the artifact has no plan tasks."""
+    from .grpo.selection import CheckpointSelection, validation_scorer
+    from .rlvr_trainer import load_plan_tasks
+
+    if hp.select_every <= 0:
+        return None
+    try:
+        by_split, ruleset = load_plan_tasks(spec.dataset)
+    except ValueError:  # a bare list of examples (tests): nothing to select on
+        return None
+    scorer = validation_scorer(by_split.get("validation", []), examples, ruleset,
+                               max_new_tokens=hp.validation_max_new_tokens, max_plan_steps=hp.select_max_plan_steps,
+                               batch_size=max(hp.validation_batch_size, 16), chat=chat,
+                               menu_constrained=hp.menu_constrained)
+    return CheckpointSelection(hp.select_every, scorer, spec.checkpoint_dir)
+
+
 def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str, Any]:
     """Run (or resume) one SRL job; see :func:`.job_runner.run_stage_job` for outputs and statuses."""
     if spec.stage != "srl":
@@ -106,8 +125,9 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     ruleset = dataset_ruleset(spec.dataset) if hp.reward in ("effect", "call") else None
 
     def build(model, tokenizer, chat, common):
-        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat), processing_class=tokenizer,
-                          **common, **grpo_trainer_kwargs(hp))
+        selection = validation_selection(spec, hp, [e for e in examples if e["split"] == "validation"], chat)
+        return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat),
+                          processing_class=tokenizer, selection=selection, **common, **grpo_trainer_kwargs(hp))
 
     score = validation_reward_scorer(validation, hp, ruleset)
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

@@ -107,7 +107,7 @@ def validation_selection(spec: TrainingJobSpec, hp: Any, examples: list[dict[str
     scorer = validation_scorer(by_split.get("validation", []), examples, ruleset,
                                max_new_tokens=hp.validation_max_new_tokens, max_plan_steps=hp.select_max_plan_steps,
                                batch_size=max(hp.validation_batch_size, 16), chat=chat,
-                               menu_constrained=hp.menu_constrained)
+                               menu_constrained=getattr(hp, "menu_constrained", False))
     return CheckpointSelection(hp.select_every, scorer, spec.checkpoint_dir)
 
 

@@ -49,6 +49,15 @@ def curve_metadata(metrics: dict, kl_bound: float) -> dict[str, dg.MetadataValue
     text = inline_md(sparkline_markdown([h.get("kl") for h in history], "KL", reference=kl_bound))
     if text:
         out["KL curve"] = dg.MetadataValue.md(text)
+    selection = metrics.get("selection") or {}
+    curve = selection.get("curve") or []
+    if curve:  # the validation learning curve of the checkpoint selection (training/grpo/selection.py)
+        every = selection.get("every")
+        for key, name in (("validation_success", "validation success"), ("decision_accuracy", "decision accuracy")):
+            text = inline_md(sparkline_markdown([100 * p[key] for p in curve], f"{name} (every {every} steps)", "%"))
+            if text:
+                out[f"{name} curve"] = dg.MetadataValue.md(text)
+        out["selected step"] = dg.MetadataValue.int(int(selection.get("best_step") or 0))
     return out
 
 

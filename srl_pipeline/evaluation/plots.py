@@ -87,9 +87,9 @@ def learning_curves(jobs: dict[str, dict[str, Any]], title: str, kl_target: floa
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 3.2))
+    fig = Figure(figsize=(13, 3.2))
     FigureCanvasAgg(fig)
-    reward_ax, kl_ax = fig.subplots(1, 2)
+    reward_ax, kl_ax, val_ax = fig.subplots(1, 3)
     for name, metrics in jobs.items():
         history = metrics["history"]
         seconds = [h.get("elapsed_s") for h in history]
@@ -98,12 +98,20 @@ def learning_curves(jobs: dict[str, dict[str, Any]], title: str, kl_target: floa
         kls = [h.get("kl") for h in history]
         if any(k is not None for k in kls):
             kl_ax.plot(seconds, kls, label=name)
+        curve = (metrics.get("selection") or {}).get("curve") or []
+        if curve:  # the validation scores of the checkpoint selection, at the seconds their step was reached
+            at = {h.get("step"): h.get("elapsed_s") for h in history}
+            xs = [at.get(p["step"], 0.0) if p["step"] else 0.0 for p in curve]
+            line = val_ax.plot(xs, [100 * p["decision_accuracy"] for p in curve], marker="o", label=name)[0]
+            val_ax.plot(xs, [100 * p["validation_success"] for p in curve], linestyle="--", color=line.get_color())
     reward_ax.set_title(f"{title}: training reward")
     kl_ax.set_title("KL to the reference (per token)")
     kl_ax.axhline(kl_target, linestyle="--", color="grey")
-    for ax in (reward_ax, kl_ax):
+    val_ax.set_title("validation: decision accuracy (solid), plan success (dashed), %", fontsize=9)
+    for ax in (reward_ax, kl_ax, val_ax):
         ax.set_xlabel("training seconds (CPU)")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig, dpi=80)
 

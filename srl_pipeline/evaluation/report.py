@@ -131,8 +131,9 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     for species, by_model in results.items():
         plots[species] = comparison_plot(by_model, models, title=f"{species}: held-out test split")
     lines += ["## Learning curves", "",
-              "Training reward (SRL: step similarity; RLVR: plan reward) and KL to the reference against the "
-              "training job's CPU seconds, per species.", ""]
+              "Training reward (SRL: step similarity; RLVR: plan reward), KL to the reference and the validation "
+              "scores of the checkpoint selection (decision accuracy and plan success, every `select_every` steps) "
+              "against the training job's CPU seconds, per species.", ""]
     layout = ArtifactLayout(artifacts_dir)
     for species in results:
         jobs = {}

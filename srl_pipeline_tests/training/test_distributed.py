@@ -25,6 +25,9 @@ from srl_pipeline_tests.tiny_models import (adapter_tensors, build_formatted_tin
                                             tiny_spec)
 
 ATOL = 1e-5
+# One SRL process runs each group's prompt once in the log-prob passes (grpo/trainer.py); torchrun's
+# ranks take TRL's full path: the same computation in another float order (measured: 2.5e-5).
+ATOL_SRL = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def test_two_processes_train_the_same_adapter_as_one(stage, formatted_model_dir,
     two, events = _run(tmp_path / "two", formatted_model_dir, stage, 2)
     a, b = adapter_tensors(one / "out"), adapter_tensors(two / "out")
     assert all(float(v.abs().max()) > 1e-4 for k, v in a.items() if "lora_B" in k)   # trained (B starts at 0)
-    assert _max_diff(a, b) <= ATOL
+    assert _max_diff(a, b) <= (ATOL_SRL if stage == "srl" else ATOL)
 
     # One voice and one set of outputs: rank 0's.
     assert [e["event"] for e in events].count("started") == 1 and [e["event"] for e in events].count("result") == 1
@@ -86,7 +89,7 @@ def test_two_processes_train_the_same_adapter_as_one(stage, formatted_model_dir,
             [h["reward_mean"] for h in one_metrics["history"]], abs=1e-6)
         # The comparison can fail: another seed samples (and initialises) differently.
         other, _ = _run(tmp_path / "seed1", formatted_model_dir, stage, 1, seed=1)
-        assert _max_diff(a, adapter_tensors(other / "out")) > 100 * ATOL
+        assert _max_diff(a, adapter_tensors(other / "out")) > 10 * ATOL_SRL
     else:  # the time limit stops both ranks after step 1 (exit 4, checkpoint); rerun: resume, same adapter
         cut = tmp_path / "cut"
         # torchrun exits 1 for any failed worker; rank 0 exited EXIT_TIME_LIMIT and said why

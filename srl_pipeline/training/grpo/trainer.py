@@ -30,8 +30,8 @@ What it adds to ``trl.GRPOTrainer`` (trl 1.16):
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 import random
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
@@ -316,16 +316,17 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
         all_logps, all_entropies = [], []
         for start, _, inverse in plans:
             ids, mask = input_ids[start:start + chunk], attention_mask[start:start + chunk]
-            firsts = torch.full((int(inverse.max()) + 1,), ids.size(0), dtype=torch.long)
-            firsts.scatter_reduce_(0, inverse, torch.arange(ids.size(0)), reduce="amin")  # one row per prompt
+            firsts = torch.full((int(inverse.max()) + 1,), ids.size(0), dtype=torch.long, device=inverse.device)
+            firsts.scatter_reduce_(0, inverse, torch.arange(ids.size(0), device=inverse.device),
+                                   reduce="amin")  # one row per prompt
             with self.accelerator.autocast():
                 head = model(input_ids=ids[firsts, :prompt_width], attention_mask=mask[firsts, :prompt_width],
                              use_cache=True, logits_to_keep=1)
                 cache = head.past_key_values
-                cache.batch_select_indices(inverse.to(ids.device))
+                cache.batch_select_indices(inverse)
                 tail = model(input_ids=ids[:, prompt_width:], attention_mask=mask, cache=cache,
                              use_cache=True)
-            logits = torch.cat([head.logits[inverse.to(ids.device), -1:], tail.logits[:, :-1]], dim=1)
+            logits = torch.cat([head.logits[inverse, -1:], tail.logits[:, :-1]], dim=1)
             logps = torch.log_softmax(logits.float() / self.temperature, dim=-1)
             completion = ids[:, prompt_width:]
             valid = mask[:, prompt_width:] != 0

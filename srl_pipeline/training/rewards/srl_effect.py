@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from ...game.rules import RuleSet
 from ...game.steps import StepFormatError, parse_step
 from ...game.turn import observed_state, simulator_for, spoken_lines
+from .srl_decision import _same_line
 from .srl_step import FORMAT_PENALTY, extract_step, step_similarity
 
 W_EFFECT, W_LEGAL, W_LINE, W_TITLE = 0.7, 0.1, 0.2, 0.1
@@ -36,29 +37,35 @@ def next_state(ruleset: RuleSet, state: Mapping[str, Any], action: str, args: Ma
     return after if simulator_for(ruleset).apply(after, 1, action, args, line, []) else None
 
 
-def _same_line(a: str, b: str) -> bool:
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+def _judge(completion: str, expert_step: str, prompt: str, ruleset: RuleSet, reward: str):
+    """(the model's step, the expert's step, the model's call legal, it does what the expert's does),
+    or ``None`` for a broken format; ``ValueError`` (naming ``reward``) for an unreadable state or expert step."""
+    step = extract_step(completion)
+    if step is None:
+        return None
+    state = observed_state(prompt, ruleset)
+    if state is None:
+        raise ValueError(f"{reward} reward: the turn prompt has no 'State now:' line the rules can read")
+    got = parse_step(step)
+    try:
+        want = parse_step(expert_step.strip())
+    except StepFormatError as exc:
+        raise ValueError(f"{reward} reward: the expert step does not parse: {exc}") from None
+    mine = next_state(ruleset, state, got.action, got.args_dict, got.line)
+    if mine is None:
+        return got, want, False, False
+    expert = next_state(ruleset, state, want.action, want.args_dict, want.line)
+    return got, want, True, expert is not None and mine == expert
 
 
 def effect_reward(completion: str, expert_step: str, prompt: str, ruleset: RuleSet) -> float:
     """-1 for a broken format, else the effect-judged score in [0, 1] (see the module docstring).
     Raises ``ValueError`` when ``prompt`` carries no state the rules can read (a reward is never guessed)."""
-    step = extract_step(completion)
-    if step is None:
+    judged = _judge(completion, expert_step, prompt, ruleset, "effect")
+    if judged is None:
         return FORMAT_PENALTY
-    state = observed_state(prompt, ruleset)
-    if state is None:
-        raise ValueError("effect reward: the turn prompt has no 'State now:' line the rules can read")
-    got = parse_step(step)
-    try:
-        want = parse_step(expert_step.strip())
-    except StepFormatError as exc:
-        raise ValueError(f"effect reward: the expert step does not parse: {exc}") from None
-    mine = next_state(ruleset, state, got.action, got.args_dict, got.line)
-    expert = next_state(ruleset, state, want.action, want.args_dict, want.line)
-    score = 0.0
-    if mine is not None:
-        score += W_EFFECT if expert is not None and mine == expert else W_LEGAL
+    got, want, legal, same = judged
+    score = (W_EFFECT if same else W_LEGAL) if legal else 0.0
     if not any(_same_line(got.line, said) for said in spoken_lines(prompt)):
         score += W_LINE * step_similarity(got.line, want.line)
     score += W_TITLE * step_similarity(got.title, want.title)
@@ -70,22 +77,11 @@ def call_reward(completion: str, expert_step: str, prompt: str, ruleset: RuleSet
     for another legal call, 0 for an illegal one. With no line or title score, a group whose rows all
     make the same decision is flat, and dynamic sampling replaces it with one that compares
     decisions (with ``effect`` nearly every group differs a little in its lines and trains on them)."""
-    step = extract_step(completion)
-    if step is None:
+    judged = _judge(completion, expert_step, prompt, ruleset, "call")
+    if judged is None:
         return FORMAT_PENALTY
-    state = observed_state(prompt, ruleset)
-    if state is None:
-        raise ValueError("call reward: the turn prompt has no 'State now:' line the rules can read")
-    got = parse_step(step)
-    try:
-        want = parse_step(expert_step.strip())
-    except StepFormatError as exc:
-        raise ValueError(f"call reward: the expert step does not parse: {exc}") from None
-    mine = next_state(ruleset, state, got.action, got.args_dict, got.line)
-    if mine is None:
-        return 0.0
-    expert = next_state(ruleset, state, want.action, want.args_dict, want.line)
-    return 1.0 if expert is not None and mine == expert else W_LEGAL / W_EFFECT
+    _, _, legal, same = judged
+    return (1.0 if same else W_LEGAL / W_EFFECT) if legal else 0.0
 
 
 def effect_reward_for(ruleset: RuleSet, call_only: bool = False) -> Callable[[str, str, str], float]:

@@ -107,6 +107,13 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None else (f"{x:.4g}" if isinstance(x, float) else str(x))
 
 
+def _milestone(step: Any, max_steps: Any, every: int = 10) -> bool:
+    """The steps worth a line at INFO: the first, every ``every``-th and the last."""
+    if not isinstance(step, int) or not isinstance(max_steps, int):
+        return True
+    return step <= 1 or step >= max_steps or step % every == 0
+
+
 class PipesReporter:
     """Progress through a Dagster Pipes context (log lines + custom messages + materialization)."""
 
@@ -120,7 +127,11 @@ class PipesReporter:
         shown = ("loss", "reward_mean", "success_rate", "kl", "beta", "filter_rate", "tokens_per_s")
         values = " ".join(f"{k.replace('_mean', '').replace('tokens_per_s', 'tokens/s')}={_fmt(record[k])}"
                           for k in shown if record.get(k) is not None)
-        self.pipes.log.info(f"step {record.get('step')}/{record.get('max_steps')} {values}")
+        line = f"step {record.get('step')}/{record.get('max_steps')} {values}"
+        if _milestone(record.get("step"), record.get("max_steps")):
+            self.pipes.log.info(line)
+        else:  # every step stays in the run's DEBUG stream (the UI); the console shows milestones
+            self.pipes.log.debug(line)
         self.pipes.report_custom_message({"event": "step", **record})
 
     def event(self, name: str, payload: dict[str, Any]) -> None:

@@ -88,6 +88,9 @@ class _FakePipes:
             def info(self, msg):
                 fake.lines.append(("info", msg))
 
+            def debug(self, msg):
+                fake.lines.append(("debug", msg))
+
             def error(self, msg):
                 fake.lines.append(("error", msg))
 
@@ -112,6 +115,17 @@ def test_pipes_reporting_streams_steps_and_reports_the_materialization(tiny_mode
     (meta,) = pipes.materializations
     assert meta["status"] == "completed" and meta["global_step"] == 2
     assert "validation_reward_base" in meta and "validation_reward_trained" in meta
+
+
+def test_the_console_gets_milestone_steps_and_the_run_every_step():
+    pipes = _FakePipes()
+    reporter = entrypoint.PipesReporter(pipes)
+    for step in range(1, 24):
+        reporter.step({"step": step, "max_steps": 23, "loss": 0.5})
+    info = [msg.split()[1] for level, msg in pipes.lines if level == "info"]
+    assert info == ["1/23", "10/23", "20/23", "23/23"]
+    assert len([m for m in pipes.messages if m["event"] == "step"]) == 23   # every step still reported
+    assert sum(level == "debug" for level, _ in pipes.lines) == 19
 
 
 def test_failures_exit_non_zero_with_a_clear_message(tiny_model_dir, tmp_path, capsys):

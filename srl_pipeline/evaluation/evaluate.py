@@ -15,7 +15,7 @@ For one model (base, SFT, RLVR-only, SRL, SRL→RLVR) on a list of :class:`PlanT
   (:func:`.metrics.repeated_line_rate`);
 - ``kl_to_base``: the mean per-token KL(model || reference) over the completion tokens of the
   greedy rollouts, exact over the vocabulary from both models' logits (:mod:`.kl`);
-- ``parameters`` (the model's, adapter included) and ``latency_ms_per_turn`` (wall time of the
+- ``parameters`` (the served model's: an adapter is merged into its base) and ``latency_ms_per_turn`` (wall time of the
   greedy rollouts over their turns, batched as configured: what a tier costs to serve);
 - ``outcomes``, ``weakness`` (per rule, per goal, the top failure modes in words) and a few
   example plans for the UI.
@@ -27,11 +27,16 @@ are imported where models run.
 
 from __future__ import annotations
 
+import copy
 import gc
+import json
+import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, Sequence
 
+from ..core.hashing import content_hash, file_sha256
 from ..training.base_models import load_model
 from ..training.plan_rollout import PlanRollout, PlanTask
 from .kl import kl_to_reference
@@ -123,6 +128,20 @@ def evaluate_model(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], rulese
     return result
 
 
+def adapter_identity(adapter: str | os.PathLike) -> str:
+    """What an adapter folder computes: its weights' bytes and its config (target modules as a
+    set: PEFT writes them in set order). Two folders with one identity play identically, so one
+    evaluation serves both."""
+    folder = Path(adapter)
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    modules = config.get("target_modules")
+    if isinstance(modules, list):
+        config["target_modules"] = sorted(modules)
+    config.pop("base_model_name_or_path", None)   # the base is compared beside it
+    weights = sorted(folder.glob("adapter_model.*"))
+    return content_hash({"config": config, "weights": {p.name: file_sha256(p) for p in weights}})
+
+
 def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequence[PlanTask], ruleset: Any,
                     step_examples: Sequence[dict[str, Any]], settings: EvalSettings | None = None,
                     device: str | None = None,
@@ -134,21 +153,36 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
     named "base" (or any unadapted candidate on that same base) is evaluated on it directly. An
     unadapted candidate has ``kl_to_base`` 0.0 (it is its base); an adapter on another base model
     (another tier, another tokenizer) gets ``kl_to_base`` None. Each candidate's model is freed before the next one loads.
+    A candidate whose weights equal an earlier one's (same base, same :func:`adapter_identity`)
+    gets that candidate's results, marked ``same_weights_as``: greedy play is deterministic and the
+    sampled plans are seeded, so a second evaluation would only repeat them.
     ``suites`` (name -> (tasks, step examples)), e.g. the hand-written encounters, are evaluated
-    with the same loaded model and stored under ``result[name]``."""
+    with the same loaded model, greedy only (their tables read greedy success; sampled plans of
+    every suite cost as much again), and stored under ``result[name]``."""
     settings = settings or EvalSettings()
+    suite_settings = replace(settings, k=0)
     if not candidates:
         return {}
     ref_base = next(iter(candidates.values()))[0]
     reference, ref_tok = load_model(ref_base, None, device)
     results: dict[str, dict[str, Any]] = {}
+    evaluated: dict[tuple[str, str | None], str] = {}   # weights -> the candidate that played them
     try:
         for name, (base_model, adapter) in candidates.items():
+            weights = (str(base_model), adapter_identity(adapter) if adapter else None)
+            if weights in evaluated:   # e.g. RLVR whose selection shipped its starting (SRL) adapter
+                twin = evaluated[weights]
+                res = copy.deepcopy(results[twin])
+                res["same_weights_as"] = twin
+                res["model"] = {"name": name, "base_model": str(base_model), "adapter": str(adapter) if adapter else None}
+                results[name] = res
+                continue
+            evaluated[weights] = name
             if str(base_model) == str(ref_base) and not adapter:
                 res = evaluate_model(reference, ref_tok, tasks, ruleset, step_examples, settings, reference=None)
                 res["kl_to_base"] = 0.0
                 for suite, (s_tasks, s_steps) in (suites or {}).items():
-                    res[suite] = evaluate_model(reference, ref_tok, s_tasks, ruleset, s_steps, settings)
+                    res[suite] = evaluate_model(reference, ref_tok, s_tasks, ruleset, s_steps, suite_settings)
             else:
                 model, tok = load_model(base_model, adapter, device)
                 try:
@@ -158,7 +192,7 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
                     if not adapter:
                         res["kl_to_base"] = 0.0  # an unadapted model is its own base
                     for suite, (s_tasks, s_steps) in (suites or {}).items():
-                        res[suite] = evaluate_model(model, tok, s_tasks, ruleset, s_steps, settings)
+                        res[suite] = evaluate_model(model, tok, s_tasks, ruleset, s_steps, suite_settings)
                 finally:
                     del model, tok
                     _release_memory()

@@ -418,13 +418,15 @@ def _default_device() -> str:
 
 def load_model(base_model: str | os.PathLike, adapter: str | os.PathLike | None = None, device: str | None = None):
     """``(model, tokenizer)`` for inference: the base through :func:`load_base_model` (a local path
-    or a hub id), then the PEFT adapter on it when given; in eval mode, on ``device`` (CUDA when
-    available by default)."""
+    or a hub id), then the PEFT adapter on it when given, merged into the weights as a game server
+    would serve it (a LoRA left unmerged made evaluation 20-30 % slower on the built-in Bronze, and
+    ``parameters`` counts the served model, not base + adapter); in eval mode, on ``device`` (CUDA
+    when available by default)."""
     model, tokenizer = load_base_model(base_model)
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter))
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     model.to(device or _default_device())
     model.eval()
     return model, tokenizer

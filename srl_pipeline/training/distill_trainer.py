@@ -261,9 +261,8 @@ def run_distill(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict
         if not is_verbose():  # GKD advertises TRL's DistillationTrainer on every run: a notice, not a problem
             logging.getLogger("trl.experimental.gkd.gkd_trainer").setLevel(logging.ERROR)
 
+        # a frozen teacher, its adapter merged by load_model: one plain forward per batch
         teacher, _ = load_model(spec.teacher_base_model, spec.teacher_adapter, device="cpu" if not torch.cuda.is_available() else None)
-        if spec.teacher_adapter:
-            teacher = teacher.merge_and_unload()  # a frozen teacher: one plain forward per batch
         teacher.requires_grad_(False)
         box["teacher"] = teacher
         collator = TurnCollator(tokenizer, hp.max_length, chat)

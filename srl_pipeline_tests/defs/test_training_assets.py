@@ -87,6 +87,8 @@ def test_rlvr_starts_from_the_srl_adapter_and_the_evaluation_covers_the_test_spl
     for name, r in evaluation["models"].items():
         assert r["tasks"] == n_test and 0.0 <= r["success_greedy"] <= 1.0 and r["k"] == (0 if name == "solver" else 2)
         assert r["handwritten"]["tasks"] == 10 and r["handwritten_success_greedy"] == r["handwritten"]["success_greedy"]
+        if name not in ("solver", "random_legal"):   # the models play the hand-written suite greedily only
+            assert r["handwritten"]["k"] == 0 and r["handwritten"]["success_avg_k"] is None
     # the reference policies never break a rule; the test profile's 2 turns cut the longer plans short
     for name in ("solver", "random_legal"):
         for suite in (evaluation["models"][name], evaluation["models"][name]["handwritten"]):

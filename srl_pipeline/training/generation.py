@@ -9,6 +9,7 @@ by validation, by full-plan rollouts and by evaluation, so all of them read the 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Sequence
 
 import torch
@@ -16,6 +17,22 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 
 from .menu_constraint import MenuConstraint
 from .rewards import step_end
+
+
+@contextmanager
+def merged_lora(model: Any, enabled: bool = True):
+    """The LoRA update folded into the base weights while a model in training plays (a
+    ``generate`` call, a rollout, a validation play) and taken out after: one matmul per projection
+    instead of three while decoding. Same outputs up to float rounding."""
+    merge = enabled and callable(getattr(model, "merge_adapter", None)) and getattr(model, "active_adapters", None)
+    if not merge:
+        yield
+        return
+    model.merge_adapter()
+    try:
+        yield
+    finally:
+        model.unmerge_adapter()
 
 
 def _newline_token_ids(tokenizer: Any) -> frozenset[int]:

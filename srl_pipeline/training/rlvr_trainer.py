@@ -33,7 +33,7 @@ import torch
 from trl.trainer.utils import use_adapter
 
 from ..game.rules import ruleset_from_artifact
-from .generation import render_prompts
+from .generation import merged_lora, render_prompts
 from .grpo.dynamic_sampling import select_groups
 from .grpo.trainer import GRPOStageTrainer, grpo_trainer_kwargs
 from .job_runner import Reporter, StageJob, run_stage_job
@@ -66,11 +66,12 @@ class RLVRTrainer(GRPOStageTrainer):
     def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
         G = self.num_generations
         model = self.accelerator.unwrap_model(self.model)
-        rollouts = rollout_plans(model, self._tokenizer, [self.tasks[i] for i in task_ids], self.ruleset,
-                                 samples=G, do_sample=True, temperature=self.hp.temperature, top_p=self.hp.top_p,
-                                 max_new_tokens=self.hp.max_completion_length, max_steps=self.hp.max_plan_steps,
-                                 batch_size=max(1, len(task_ids) * G), chat=self.chat,
-                                 progress_credit=self.hp.progress_credit, menu_constrained=self.hp.menu_constrained)
+        with torch.no_grad(), merged_lora(model, self.accelerator.num_processes == 1):
+            rollouts = rollout_plans(model, self._tokenizer, [self.tasks[i] for i in task_ids], self.ruleset,
+                                     samples=G, do_sample=True, temperature=self.hp.temperature, top_p=self.hp.top_p,
+                                     max_new_tokens=self.hp.max_completion_length, max_steps=self.hp.max_plan_steps,
+                                     batch_size=max(1, len(task_ids) * G), chat=self.chat,
+                                     progress_credit=self.hp.progress_credit, menu_constrained=self.hp.menu_constrained)
         return [rollouts[g * G:(g + 1) * G] for g in range(len(task_ids))]
 
     def _fresh_task_ids(self, n: int, round_no: int) -> list[int]:

@@ -25,6 +25,8 @@ from typing import Any, Callable
 import torch
 from transformers import TrainerCallback
 
+from ..generation import merged_lora
+
 __all__ = ["CheckpointSelection", "SelectionCallback", "validation_scorer"]
 
 Score = tuple[float, float]   # (plan success, decision accuracy)
@@ -130,16 +132,21 @@ class SelectionCallback(TrainerCallback):
     def _model(self):
         return self.trainer.accelerator.unwrap_model(self.trainer.model)
 
+    def _consider(self, step: int) -> None:
+        model = self._model()
+        with torch.no_grad(), merged_lora(model):   # the plays decode with the LoRA folded in
+            self.selection.consider(step, model, self.trainer.processing_class)
+
     def on_train_begin(self, args, state, control, **kwargs):
         if not self.selection.curve:
-            self.selection.consider(state.global_step, self._model(), self.trainer.processing_class)
+            self._consider(state.global_step)
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
         step = state.global_step
         if step % self.selection.every == 0 or step >= state.max_steps or control.should_training_stop:
             if not any(p["step"] == step for p in self.selection.curve):
-                self.selection.consider(step, self._model(), self.trainer.processing_class)
+                self._consider(step)
         return control
 
     def on_train_end(self, args, state, control, **kwargs):

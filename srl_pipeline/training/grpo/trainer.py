@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import torch
 from trl import GRPOTrainer
 from trl.trainer.utils import nanstd
 
-from ..generation import add_step_stop, cut_after_step
+from ..generation import add_step_stop, cut_after_step, merged_lora
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
@@ -52,22 +51,6 @@ __all__ = ["GRPOStageTrainer", "grpo_trainer_kwargs"]
 _LEFT_PADDED = {"prompt_ids": "pad", "prompt_mask": 0}
 _RIGHT_PADDED = {"completion_ids": "pad", "completion_mask": 0, "tool_mask": 1, "old_per_token_logps": 0.0,
                  "ref_per_token_logps": 0.0, "sampling_per_token_logps": 0.0, "importance_sampling_ratio": 1.0}
-
-
-@contextmanager
-def merged_lora(model: Any, enabled: bool = True):
-    """The LoRA update folded into the base weights for the length of a ``generate`` call (and
-    taken out after): one matmul per projection instead of three while decoding. Same outputs up
-    to float rounding."""
-    merge = enabled and callable(getattr(model, "merge_adapter", None)) and getattr(model, "active_adapters", None)
-    if not merge:
-        yield
-        return
-    model.merge_adapter()
-    try:
-        yield
-    finally:
-        model.unmerge_adapter()
 
 
 def group_seed(seed: int, step: int, round_no: int, position: int, prompt_ids: list[int]) -> int:

@@ -208,6 +208,16 @@ def plan_success_rate(model: Any, tokenizer: Any, tasks: list[PlanTask], ruleset
     return sum(r.success for r in rollouts) / len(rollouts)
 
 
+def selection_scores(selection: Any, validation_tasks: int, hp: RLVRHyperparameters) -> tuple[float, float] | None:
+    """(starting model's, shipped model's) greedy validation success as the checkpoint selection
+    played them, when it played the same plans the before/after score would (every validation
+    scenario, as many turns); None otherwise (no selection, a longer validation split)."""
+    if (selection is None or not selection.curve or selection.best_score is None or selection.curve[0]["step"] != 0
+            or validation_tasks > hp.validation_tasks or hp.select_max_plan_steps != hp.max_plan_steps):
+        return None
+    return selection.curve[0]["validation_success"], selection.best_score[0]
+
+
 def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str, Any]:
     """Run (or resume) one RLVR job; same outputs and statuses as :func:`.srl_trainer.run_srl`."""
     if spec.stage != "rlvr":
@@ -219,6 +229,8 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
     if not train:
         raise ValueError(f"{spec.dataset}: no training scenarios (plan_tasks with split == 'train')")
 
+    box: dict[str, Any] = {}
+
     def build(model, tokenizer, chat, common):
         from datasets import Dataset
 
@@ -226,16 +238,22 @@ def run_rlvr(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[st
 
         rows = [{"prompt": t.prompt([]), "task": i} for i, t in enumerate(train)]
         steps = [e for e in load_srl_examples(spec.dataset) if e["split"] == "validation"]
+        box["selection"] = validation_selection(spec, hp, steps, chat)
         return RLVRTrainer(reward_funcs=simulator, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                            tasks=train, ruleset=ruleset, hp=hp, chat=chat,
-                           selection=validation_selection(spec, hp, steps, chat), **common, **grpo_trainer_kwargs(hp))
+                           selection=box["selection"], **common, **grpo_trainer_kwargs(hp))
 
     def score(peft_model, tokenizer, chat):
+        kl_reference = "initial_adapter" if spec.initial_adapter else "base_model"
+        played = selection_scores(box.get("selection"), len(by_split.get("validation", [])), hp)
+        if played is not None:   # the selection already played these plans with these weights
+            return {"validation_success_reference": played[0], "validation_success_trained": played[1],
+                    "kl_reference": kl_reference}
         reference = "ref" if "ref" in peft_model.peft_config else None
         with use_adapter(peft_model, adapter_name=reference):
             before = plan_success_rate(peft_model, tokenizer, validation, ruleset, hp, chat)
         return {"validation_success_reference": before,
                 "validation_success_trained": plan_success_rate(peft_model, tokenizer, validation, ruleset, hp, chat),
-                "kl_reference": "initial_adapter" if spec.initial_adapter else "base_model"}
+                "kl_reference": kl_reference}
 
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

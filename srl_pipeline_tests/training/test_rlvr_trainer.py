@@ -92,6 +92,24 @@ def test_rlvr_job_from_an_srl_adapter_runs_through_the_entrypoint(tiny_model_dir
     assert (Path(spec.output_dir) / "adapter_model.safetensors").is_file()
 
 
+def test_the_before_and_after_score_reuses_the_plays_of_the_checkpoint_selection(tmp_path):
+    import dataclasses
+
+    from srl_pipeline.training.grpo.selection import CheckpointSelection
+    from srl_pipeline.training.rlvr_trainer import selection_scores
+
+    scores = iter([(0.25, 0.1), (0.5, 0.2), (0.0, 0.3)])
+    selection = CheckpointSelection(5, lambda model, tok: next(scores), tmp_path)
+    for step in (0, 5, 10):
+        selection.consider(step, torch.nn.Linear(2, 2), None)
+    hp = resolve_hyperparameters({"profile": "local"}, RLVRHyperparameters, CONFIG_PATH)
+    assert selection_scores(selection, hp.validation_tasks, hp) == (0.25, 0.5)   # step 0, the shipped step 5
+    assert selection_scores(selection, hp.validation_tasks + 1, hp) is None     # the score plays a subset
+    assert selection_scores(None, 3, hp) is None                                # no selection (torchrun)
+    longer = dataclasses.replace(hp, select_max_plan_steps=hp.max_plan_steps + 2)
+    assert selection_scores(selection, 3, longer) is None                       # other turn limits, other plays
+
+
 def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None):
     from datasets import Dataset
     from peft import PeftModel

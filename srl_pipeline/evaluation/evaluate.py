@@ -15,8 +15,9 @@ For one model (base, SFT, RLVR-only, SRL, SRL→RLVR) on a list of :class:`PlanT
   (:func:`.metrics.repeated_line_rate`);
 - ``kl_to_base``: the mean per-token KL(model || reference) over the completion tokens of the
   greedy rollouts, exact over the vocabulary from both models' logits (:mod:`.kl`);
-- ``parameters`` (the served model's: an adapter is merged into its base) and ``latency_ms_per_turn`` (wall time of the
-  greedy rollouts over their turns, batched as configured: what a tier costs to serve);
+- ``parameters`` (the served model's: an adapter is merged into its base) and
+  ``latency_ms_per_turn`` (wall time of the greedy rollouts over their turns, batched as
+  configured: what a tier costs to serve);
 - ``outcomes``, ``weakness`` (per rule, per goal, the top failure modes in words) and a few
   example plans for the UI.
 

@@ -107,7 +107,13 @@ def verdict(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         parts.append("ahead of " + " and ".join(others))
     sentence = ", ".join(parts) + "."
     refs = [f"{label(m)} {100 * avg[m]:.1f} %" for m in ("base", "random_legal", "solver") if m in avg]
-    return sentence + (f" For reference: {', '.join(refs)}." if refs else "")
+    sentence += f" For reference: {', '.join(refs)}." if refs else ""
+    if "random_legal" in avg:   # the calibration a reader needs first: does the winner play better than chance?
+        gap = 100 * (avg[best] - avg["random_legal"])
+        sentence += (f" {label(best)} beats a random legal policy by {gap:.1f} points." if gap > 0.05 else
+                     f" No recipe plays better than a random legal policy yet ({label(best)} "
+                     f"{'ties it' if gap > -0.05 else f'is {-gap:.1f} points below it'}).")
+    return sentence
 
 
 def write_report(artifacts_dir: Path) -> dict[str, Any]:

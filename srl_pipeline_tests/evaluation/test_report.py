@@ -74,3 +74,18 @@ def test_the_tier_table_puts_the_tiers_side_by_side_with_their_share_of_bronze()
     assert "| lich | Gold | 20.0 | 50.0 | 0.40M | 10.0 | 50 | 20 |" in text
     assert "| average | SRL→RLVR | 30.0 | 50.0 | 2.00M | 30.0 | 100 | 100 |" in text
     assert "| average | Gold | 20.0 | 50.0 | 0.40M | 10.0 | 67 | 20 |" in text
+
+
+def test_the_verdict_says_whether_the_winner_plays_better_than_a_random_legal_policy():
+    from srl_pipeline.evaluation.report import verdict
+
+    def species(random_legal, srl_rlvr, sft):
+        return {"random_legal": {"success_greedy": random_legal}, "base": {"success_greedy": 0.0},
+                "srl_rlvr": {"success_greedy": srl_rlvr}, "sft": {"success_greedy": sft}}
+
+    below = verdict({"lich": species(0.10, 0.08, 0.05)})
+    assert below.startswith("SRL→RLVR wins with 8.0 %")
+    assert below.endswith("No recipe plays better than a random legal policy yet (SRL→RLVR is 2.0 points below it).")
+    above = verdict({"lich": species(0.10, 0.50, 0.05), "zombie": species(0.20, 0.30, 0.45)})
+    assert above.endswith("SRL→RLVR beats a random legal policy by 25.0 points.")
+    assert "ties it" in verdict({"lich": species(0.25, 0.25, 0.0)})

@@ -112,14 +112,14 @@ class RLVRTrainer(GRPOStageTrainer):
         m["rewards/simulator/mean"].append(float(rewards.mean()))
 
     def _batch(self, groups: list[list[PlanRollout]]) -> dict[str, Any]:
-        """Every turn of every plan as one training row, with its plan's group z-scored advantage."""
+        """Every turn of every plan as one training row, with its plan's advantage in its group."""
         tok = self._tokenizer
         device = self.accelerator.device
         prompts, completions, advantages = [], [], []
         masked: list[bool] = []
         for group in groups:
             r = torch.tensor([ro.reward for ro in group], dtype=torch.float32)
-            adv = (r - r.mean()) / (r.std(unbiased=False) + 1e-4)
+            adv = group_advantages(r, self.hp.scale_rewards)
             for ro, a in zip(group, adv.tolist()):
                 for turn in ro.turns:
                     prompts.append(turn.prompt)
@@ -206,6 +206,14 @@ def plan_success_rate(model: Any, tokenizer: Any, tasks: list[PlanTask], ruleset
                              max_steps=hp.max_plan_steps, batch_size=hp.validation_batch_size, chat=chat,
                              menu_constrained=hp.menu_constrained)
     return sum(r.success for r in rollouts) / len(rollouts)
+
+
+def group_advantages(rewards: torch.Tensor, scale_rewards: str = "group") -> torch.Tensor:
+    """A group's advantages: the reward minus the group mean, divided by the group's std when
+    ``scale_rewards`` is ``group`` (z-score; a group whose plays differ only by a little progress
+    credit then pushes as hard as one with a win), not when it is ``none``."""
+    centred = rewards - rewards.mean()
+    return centred / (rewards.std(unbiased=False) + 1e-4) if scale_rewards == "group" else centred
 
 
 def selection_scores(selection: Any, validation_tasks: int, hp: RLVRHyperparameters) -> tuple[float, float] | None:

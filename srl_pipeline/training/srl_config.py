@@ -20,6 +20,7 @@ from .grpo.menu_groups import EXPLORATIONS
 from .rewards.srl_decision import REWARDS
 
 CONFIG_PATH = CONFIG_DIR / "srl.yaml"
+SCALE_REWARDS = ("group", "none")   # advantages: group z-score | reward minus the group mean
 
 
 @dataclass
@@ -35,7 +36,8 @@ class SRLHyperparameters(StageHyperparameters):
     max_completion_length: int = 64
     loss_type: str = "grpo"
     epsilon: float = 0.2                  # PPO clip
-    scale_rewards: str = "group"          # group z-score
+    scale_rewards: str = "group"          # group: z-score within the group (the paper's GRPO) | none: reward minus the
+                                          # group mean (Dr. GRPO), so small reward differences stay small advantages
     beta: float = 0.04                    # initial KL coefficient (> 0: the KL is measured every step)
     kl_target: float = 0.1
     kl_adaptive: bool = True
@@ -61,8 +63,8 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError("num_generations must be >= 2 (GRPO needs a group)")
         if self.beta <= 0:
             raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
-        if self.scale_rewards != "group":
-            raise ValueError("SRL uses group z-score normalisation: scale_rewards must be 'group'")
+        if self.scale_rewards not in SCALE_REWARDS:
+            raise ValueError(f"scale_rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})")
         if self.select_every < 0:
             raise ValueError("select_every must be >= 0 (0: no checkpoint selection)")
         if self.group_exploration not in EXPLORATIONS:

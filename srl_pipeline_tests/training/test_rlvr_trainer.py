@@ -182,3 +182,24 @@ def test_the_kl_reference_is_the_srl_adapter_not_the_base(tiny_model_dir, tmp_pa
     srl = PeftModel.from_pretrained(load_base_model(str(tiny_model_dir))[0], str(adapter))
     assert torch.allclose(ref, logps(srl), atol=1e-4)
     assert not torch.allclose(ref, logps(base), atol=1e-4)
+
+
+def test_group_advantages_z_score_or_only_centre_the_rewards():
+    from srl_pipeline.training.rlvr_trainer import group_advantages
+
+    credit_only = torch.tensor([0.1, 0.0, 0.0, 0.0])          # no win: plays differ by a little progress credit
+    win = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    z = group_advantages(credit_only, "group")
+    assert torch.allclose(z, group_advantages(win, "group"), atol=1e-2)   # z-scored: as loud as a win
+    centred = group_advantages(credit_only, "none")
+    assert torch.allclose(centred, torch.tensor([0.075, -0.025, -0.025, -0.025]))
+    assert torch.allclose(group_advantages(win, "none"), 10 * centred)    # a win speaks ten times louder
+    assert float(group_advantages(torch.tensor([0.3, 0.3]), "group").abs().sum()) == 0.0
+
+
+def test_scale_rewards_is_group_or_none():
+    for value in ("group", "none"):
+        assert resolve_hyperparameters({"profile": "local", "scale_rewards": value}, RLVRHyperparameters,
+                                       CONFIG_PATH).scale_rewards == value
+    with pytest.raises(ValueError, match="scale_rewards must be one of group, none"):
+        resolve_hyperparameters({"profile": "local", "scale_rewards": "batch"}, RLVRHyperparameters, CONFIG_PATH)

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from ..game.steps import StepFormatError, parse_step
+from ..game.turn import line_key
 from ..training.plan_rollout import OUTCOMES, PlanRollout, PlanTask
 from ..training.rewards import FORMAT_PENALTY, extract_step, step_similarity
 
@@ -129,7 +130,7 @@ def repeated_line_rate(greedy: Sequence[PlanRollout]) -> float | None:
         said: set[str] = set()
         for text in ro.plan:
             try:
-                line = " ".join(parse_step(text).line.casefold().split())
+                line = line_key(parse_step(text).line)
             except StepFormatError:
                 continue
             if said:

@@ -187,6 +187,17 @@ def spoken_lines(prompt: str) -> list[str]:
     return lines
 
 
+def line_key(line: str) -> str:
+    """A line as repeats are judged: case and spacing aside."""
+    return " ".join(line.casefold().split())
+
+
+def repeats_spoken_line(line: str, prompt: str) -> bool:
+    """Whether ``line`` says again what the NPC already said this encounter (``prompt``'s steps so far)."""
+    key = line_key(line)
+    return any(line_key(said) == key for said in spoken_lines(prompt))
+
+
 def goal_text(goal: str, ruleset: RuleSet) -> str:
     g = ruleset.goals.get(goal)
     return f"{goal}: {g.description}" if g is not None and g.description else goal

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 from srl_pipeline.game.simulator import Simulator
-from srl_pipeline.game.turn import describe_moves, legal_calls, menu_actions, menu_calls, spoken_lines, turn_prompt
+from srl_pipeline.game.turn import (describe_moves, legal_calls, menu_actions, menu_calls, repeats_spoken_line, spoken_lines,
+                                   turn_prompt)
 
 
 def _random_states(ruleset, n, seed=0):
@@ -67,6 +68,9 @@ def test_spoken_lines_reads_back_what_the_npc_already_said(ruleset):
     assert spoken_lines(turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", steps)) == ["Good evening.", "Away."]
     assert spoken_lines(turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", [])) == []
     assert spoken_lines("no contract") == []
+    prompt = turn_prompt(ruleset.species, goal, ruleset, state, "- [voice] v", steps)
+    assert repeats_spoken_line("  good   EVENING. ", prompt)          # case and spacing aside
+    assert not repeats_spoken_line("Good evening!", prompt) and not repeats_spoken_line("Away.", "no contract")
 
 
 def test_menu_calls_expands_the_menu_into_exactly_the_legal_calls(ruleset):

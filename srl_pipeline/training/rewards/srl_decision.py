@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ...game.steps import StepFormatError, parse_step
-from ...game.turn import spoken_lines
+from ...game.turn import repeats_spoken_line
 from .srl_step import FORMAT_PENALTY, extract_step, srl_reward, step_similarity
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ W_ACTION, W_ARGS, W_LINE, W_TITLE = 0.4, 0.3, 0.2, 0.1
 REWARDS = ("paper", "decision", "effect", "call")
 
 __all__ = ["REWARDS", "decision_reward", "paper_reward", "reward_function"]
-
-
-def _same_line(a: str, b: str) -> bool:
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
 def decision_reward(completion: str, expert_step: str, prompt: str = "") -> float:
@@ -60,8 +56,7 @@ def decision_reward(completion: str, expert_step: str, prompt: str = "") -> floa
             score += W_ARGS * matched / (len(expected) + extra)
         elif not have:
             score += W_ARGS
-    repeated = any(_same_line(got.line, said) for said in spoken_lines(prompt)) if prompt else False
-    if not repeated:
+    if not (prompt and repeats_spoken_line(got.line, prompt)):
         score += W_LINE * step_similarity(got.line, want.line)
     score += W_TITLE * step_similarity(got.title, want.title)
     return score

@@ -21,8 +21,7 @@ from typing import Any, Callable, Mapping
 
 from ...game.rules import RuleSet
 from ...game.steps import StepFormatError, parse_step
-from ...game.turn import observed_state, simulator_for, spoken_lines
-from .srl_decision import _same_line
+from ...game.turn import observed_state, repeats_spoken_line, simulator_for
 from .srl_step import FORMAT_PENALTY, extract_step, step_similarity
 
 W_EFFECT, W_LEGAL, W_LINE, W_TITLE = 0.7, 0.1, 0.2, 0.1
@@ -66,7 +65,7 @@ def effect_reward(completion: str, expert_step: str, prompt: str, ruleset: RuleS
         return FORMAT_PENALTY
     got, want, legal, same = judged
     score = (W_EFFECT if same else W_LEGAL) if legal else 0.0
-    if not any(_same_line(got.line, said) for said in spoken_lines(prompt)):
+    if not repeats_spoken_line(got.line, prompt):
         score += W_LINE * step_similarity(got.line, want.line)
     score += W_TITLE * step_similarity(got.title, want.title)
     return score

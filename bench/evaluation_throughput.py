@@ -64,21 +64,21 @@ def main(argv: list[str] | None = None) -> int:
         return load_model(str(base), str(adapter), "cpu")
 
     seconds: dict[str, list[float]] = {"unmerged": [], "merged": []}
-    plays: dict[str, list] = {}
+    plays: dict[str, dict] = {}
     for _ in range(args.repeats):
         for name, load in (("unmerged", unmerged), ("merged", merged)):
             model, tok = load()
             started = time.perf_counter()
             result = evaluate_model(model, tok, tasks, ruleset, steps, settings)
             seconds[name].append(time.perf_counter() - started)
-            plays[name] = [e.get("steps") for e in result.get("examples", [])] + [result["success_greedy"],
-                                                                                   result["decision_accuracy"]]
+            # everything but wall time and the parameter count (PEFT's layers add the adapter's)
+            plays[name] = {k: v for k, v in result.items() if k not in ("latency_ms_per_turn", "parameters")}
     med = {k: statistics.median(v) for k, v in seconds.items()}
     print(f"{args.species} {args.adapter}: {len(tasks)} test plans + {min(len(steps), 32)} step examples, "
           f"{args.threads} thread(s), median of {args.repeats}")
     print(f"  unmerged (PEFT layers) {med['unmerged']:.2f}s   merged {med['merged']:.2f}s   "
           f"speed-up x{med['unmerged'] / med['merged']:.2f}")
-    print(f"  same plays: {plays['unmerged'] == plays['merged']}")
+    print(f"  same plays and metrics: {plays['unmerged'] == plays['merged']}")
     return 0
 
 

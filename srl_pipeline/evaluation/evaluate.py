@@ -172,14 +172,9 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
         for name, (base_model, adapter) in candidates.items():
             weights = (str(base_model), adapter_identity(adapter) if adapter else None)
             if weights in evaluated:   # e.g. RLVR whose selection shipped its starting (SRL) adapter
-                twin = evaluated[weights]
-                res = copy.deepcopy(results[twin])
-                res["same_weights_as"] = twin
-                res["model"] = {"name": name, "base_model": str(base_model), "adapter": str(adapter) if adapter else None}
-                results[name] = res
-                continue
-            evaluated[weights] = name
-            if str(base_model) == str(ref_base) and not adapter:
+                res = copy.deepcopy(results[evaluated[weights]])
+                res["same_weights_as"] = evaluated[weights]
+            elif str(base_model) == str(ref_base) and not adapter:
                 res = evaluate_model(reference, ref_tok, tasks, ruleset, step_examples, settings, reference=None)
                 res["kl_to_base"] = 0.0
                 for suite, (s_tasks, s_steps) in (suites or {}).items():
@@ -199,6 +194,7 @@ def evaluate_models(candidates: dict[str, tuple[str, str | None]], tasks: Sequen
                     _release_memory()
             res["model"] = {"name": name, "base_model": str(base_model), "adapter": str(adapter) if adapter else None}
             results[name] = res
+            evaluated.setdefault(weights, name)
     finally:
         del reference, ref_tok
         _release_memory()

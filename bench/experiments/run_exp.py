@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from srl_pipeline.training.job_spec import TrainingJobSpec  # noqa: E402
 from srl_pipeline.training.plan_rollout import PlanTask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-ART = ROOT / "artifacts"
+ART = Path(os.environ.get("SRL_EXP_ARTIFACTS", ROOT / "artifacts"))   # another run's artifacts
 
 
 MENU_CONSTRAINED = [False]
@@ -98,6 +99,11 @@ def main() -> None:
         print("base", rec["base"], flush=True)
 
     srl_dir = a.init_adapter
+    if srl_dir and a.srl_steps == 0:   # the starting adapter under this code's evaluation
+        t = time.time()
+        rec["start"] = evaluate(a.base, srl_dir, test, ruleset, reference, steps)
+        rec["start"]["eval_s"] = round(time.time() - t, 1)
+        print("start", rec["start"], flush=True)
     if a.srl_steps > 0:
         from srl_pipeline.training.srl_trainer import run_srl
 
@@ -133,7 +139,9 @@ def main() -> None:
         rec["rlvr_train_s"] = round(time.time() - t, 1)
         rec["rlvr_metrics"] = {k: m.get(k) for k in ("status", "global_step", "validation_success_reference",
                                                       "validation_success_trained", "kl_max", "kl_window_max",
-                                                      "reward_mean_last", "filter_rate", "beta_final")}
+                                                      "reward_mean_last", "filter_rate", "beta_final", "wins_buffer",
+                                                      "wins_scenarios", "search_plays", "search_successes",
+                                                      "selection")}
         rec["rlvr_curve"] = [(h.get("step"), h.get("reward_mean"), h.get("kl")) for h in m.get("history", [])]
         if a.curve_every:
             rec["rlvr_test_curve"] = curve(a.base, out / "rlvr_ckpt", test, ruleset, reference, steps)

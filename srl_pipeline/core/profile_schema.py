@@ -122,7 +122,7 @@ class EvaluationSection(Strict):
     k: Annotated[int, Field(ge=0, le=256)] = 4
     temperature: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
     max_steps: Annotated[int, Field(ge=1, le=64)] = 8
-    max_new_tokens: Annotated[int, Field(ge=1, le=32_768)] = 96
+    max_new_tokens: Annotated[int, Field(ge=1, le=32_768)] = 128
     batch_size: Annotated[int, Field(ge=1, le=4_096)] = 32
     step_examples: Steps = 64
     seed: Seed = 0

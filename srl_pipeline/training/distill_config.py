@@ -31,7 +31,7 @@ class DistillHyperparameters(StageHyperparameters):
     sft_steps: int = 4                    # warm-start steps on the traces (skipped when there are none)
     beta: float = 1.0                     # 1: reverse KL(student || teacher); 0: forward KL; between: JSD
     temperature: float = 1.0              # sampling temperature of the student's on-policy turns
-    max_completion_length: int = 96       # tokens per sampled turn (think + step line: up to 68)
+    max_completion_length: int = 128      # tokens per sampled turn (think + step line: up to 100)
     max_length: int = 1024                # prompt + completion tokens
     validation_examples: int = 8          # validation turns scored before/after (SRL reward, KL to teacher)
     menu_constrained: bool = False        # the student's sampled action calls stay on the menu (menu_constraint.py)

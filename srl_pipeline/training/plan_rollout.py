@@ -105,7 +105,7 @@ Generate = Callable[[list[str]], list[tuple[str, list[int]]]]
 
 
 def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset: RuleSet, *, samples: int = 1,
-                  do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 96,
+                  do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128,
                   max_steps: int = 8, batch_size: int = 32, chat: bool = False,
                   progress_credit: float = 0.0, generate: Generate | None = None,
                   menu_constrained: bool = False) -> list[PlanRollout]:

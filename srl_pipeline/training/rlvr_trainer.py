@@ -41,6 +41,7 @@ from .job_spec import TrainingJobSpec
 from .plan_rollout import PlanRollout, PlanTask, rollout_plans
 from .rewards import simulator
 from .rlvr_config import RLVRHyperparameters, resolve_rlvr_hyperparameters
+from .win_replay import Win, WinsBuffer
 
 __all__ = ["RLVRTrainer", "load_plan_tasks", "plan_success_rate", "run_rlvr"]
 
@@ -61,6 +62,20 @@ class RLVRTrainer(GRPOStageTrainer):
         self.hp = hp
         self.chat = chat
         self.rollout = rollout or self._rollout
+        self.wins = WinsBuffer()
+        self.search_done = hp.search_samples == 0
+        self.search_stats: dict[str, Any] = {}
+
+    # ---- state that goes into checkpoints ------------------------------------------------------
+    def extra_job_state(self) -> dict[str, Any]:
+        return {**super().extra_job_state(), "wins": self.wins.state(), "search_done": self.search_done,
+                "search_stats": self.search_stats}
+
+    def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_job_state(state)
+        self.wins.load_state(state.get("wins"))
+        self.search_done = bool(state.get("search_done", self.search_done))
+        self.search_stats = dict(state.get("search_stats") or {})
 
     # ---- rollouts --------------------------------------------------------------------------------
     def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
@@ -74,6 +89,29 @@ class RLVRTrainer(GRPOStageTrainer):
                                      progress_credit=self.hp.progress_credit, menu_constrained=self.hp.menu_constrained)
         return [rollouts[g * G:(g + 1) * G] for g in range(len(task_ids))]
 
+    def _search(self) -> None:
+        """Fill the wins buffer before the first step: ``search_samples`` sampled plans per train
+        scenario from the starting policy (see :mod:`.win_replay`)."""
+        hp = self.hp
+        model = self.accelerator.unwrap_model(self.model)
+        with torch.no_grad(), merged_lora(model, self.accelerator.num_processes == 1), \
+                torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.args.seed)
+            plays = rollout_plans(model, self._tokenizer, self.tasks, self.ruleset, samples=hp.search_samples,
+                                  do_sample=True, temperature=hp.search_temperature, top_p=hp.top_p,
+                                  max_new_tokens=hp.max_completion_length, max_steps=hp.max_plan_steps,
+                                  batch_size=64, chat=self.chat, menu_constrained=hp.search_menu_constrained)
+        self.wins.add(plays)   # one call over every train scenario: task_index is the scenario's
+        self.search_stats = {"plays": len(plays), "successes": sum(r.success for r in plays),
+                             "wins_kept": len(self.wins), "scenarios_won": self.wins.scenarios()}
+        self.search_done = True
+
+    def _replay(self) -> list[Win]:
+        if not self.hp.replay_wins:
+            return []
+        rng = random.Random(f"rlvr-replay:{self.args.seed}:{self.state.global_step}")
+        return self.wins.sample(self.hp.replay_wins, rng)
+
     def _fresh_task_ids(self, n: int, round_no: int) -> list[int]:
         rng = random.Random(f"rlvr-dynamic:{self.args.seed}:{self.state.global_step}:{round_no}")
         return [rng.randrange(len(self.tasks)) for _ in range(n)]
@@ -85,20 +123,31 @@ class RLVRTrainer(GRPOStageTrainer):
         if len(inputs) % G:
             raise ValueError(f"the generation batch ({len(inputs)}) must hold whole groups of {G}")
         task_ids = [int(inputs[g * G]["task"]) for g in range(len(inputs) // G)]
+        if not self.search_done:
+            self._search()
         rounds = [self.rollout(task_ids)]
+        played = [task_ids]
 
         def stds(groups: list[list[PlanRollout]]) -> list[float]:
             return [float(torch.tensor([r.reward for r in g]).std(unbiased=False)) for g in groups]
 
         def draw(n: int, round_no: int) -> list[float]:
-            rounds.append(self.rollout(self._fresh_task_ids(n, round_no)))
+            played.append(self._fresh_task_ids(n, round_no))
+            rounds.append(self.rollout(played[-1]))
             return stds(rounds[-1])
 
         ds = select_groups(stds(rounds[0]), draw, group_size=G, epsilon=self.dynamic_sampling_epsilon,
                            max_extra_rounds=self.max_extra_generation_rounds, enabled=self.dynamic_sampling)
         self._record_dynamic(ds)
         self._log_rollouts([g for groups in rounds for g in groups])
-        return self._batch([rounds[r][g] for r, g in ds.selection])
+        new_wins = sum(self.wins.add(group, task=ids[g]) for ids, groups in zip(played, rounds)
+                       for g, group in enumerate(groups))
+        replay = self._replay()
+        m = self._metrics["train"]
+        m["rlvr/new_wins"].append(float(new_wins))
+        m["rlvr/wins_buffer"].append(float(len(self.wins)))
+        m["rlvr/replayed_wins"].append(float(len(replay)))
+        return self._batch([rounds[r][g] for r, g in ds.selection], replay)
 
     def _log_rollouts(self, groups: list[list[PlanRollout]]) -> None:
         flat = [r for g in groups for r in g]
@@ -111,8 +160,10 @@ class RLVRTrainer(GRPOStageTrainer):
         m["rlvr/plan_steps"].append(sum(len(r.turns) for r in flat) / len(flat))
         m["rewards/simulator/mean"].append(float(rewards.mean()))
 
-    def _batch(self, groups: list[list[PlanRollout]]) -> dict[str, Any]:
-        """Every turn of every plan as one training row, with its plan's advantage in its group."""
+    def _batch(self, groups: list[list[PlanRollout]], replay: list[Win] = ()) -> dict[str, Any]:
+        """Every turn of every plan as one training row, with its plan's advantage in its group
+        (none below 0 when ``negative_advantages`` is off), then every turn of each replayed win
+        with ``replay_advantage``."""
         tok = self._tokenizer
         device = self.accelerator.device
         prompts, completions, advantages = [], [], []
@@ -120,12 +171,20 @@ class RLVRTrainer(GRPOStageTrainer):
         for group in groups:
             r = torch.tensor([ro.reward for ro in group], dtype=torch.float32)
             adv = group_advantages(r, self.hp.scale_rewards)
+            if not self.hp.negative_advantages:
+                adv = adv.clamp(min=0.0)
             for ro, a in zip(group, adv.tolist()):
                 for turn in ro.turns:
                     prompts.append(turn.prompt)
                     completions.append(turn.completion_ids)
                     advantages.append(a)
                     masked.append(False)
+        for win in replay:
+            for prompt, ids in win.turns:
+                prompts.append(prompt)
+                completions.append(list(ids))
+                advantages.append(self.hp.replay_advantage)
+                masked.append(False)
         # TRL splits the batch into steps_per_generation equal micro-batches (gradient accumulation):
         # pad the row count with fully masked copies, which add nothing to the loss.
         chunks = self.args.steps_per_generation
@@ -174,9 +233,15 @@ class RLVRTrainer(GRPOStageTrainer):
                 batch_size=self.args.per_device_train_batch_size)
         return logps
 
+    def summary_metrics(self, hp: Any) -> dict[str, Any]:
+        search = {f"search_{k}": v for k, v in self.search_stats.items()}   # plays, successes, wins kept, scenarios won
+        return {**super().summary_metrics(hp), "wins_buffer": len(self.wins), "wins_scenarios": self.wins.scenarios(),
+                **search}
+
     def _extra_record(self, logs: dict[str, float]) -> dict[str, Any]:
         return {"success_rate": logs.get("rlvr/success_rate"), "format_error_rate": logs.get("rlvr/format_error_rate"),
-                "plan_steps": logs.get("rlvr/plan_steps")}
+                "plan_steps": logs.get("rlvr/plan_steps"), "new_wins": logs.get("rlvr/new_wins"),
+                "wins_buffer": logs.get("rlvr/wins_buffer"), "replayed_wins": logs.get("rlvr/replayed_wins")}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_the_before_and_after_score_reuses_the_plays_of_the_checkpoint_selection
     assert selection_scores(selection, 3, longer) is None                       # other turn limits, other plays
 
 
-def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None):
+def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None, **hp_overrides):
     from datasets import Dataset
     from peft import PeftModel
 
@@ -120,7 +120,7 @@ def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None):
     from srl_pipeline.training.srl_config import build_grpo_config
 
     spec = rlvr_spec(tmp, model_dir)
-    hp = resolve_hyperparameters(spec.hyperparameters, RLVRHyperparameters, CONFIG_PATH)
+    hp = resolve_hyperparameters({**spec.hyperparameters, **hp_overrides}, RLVRHyperparameters, CONFIG_PATH)
     by_split, ruleset = load_plan_tasks(spec.dataset)
     model, tok = load_base_model(str(model_dir))
     if adapter is not None:
@@ -133,8 +133,10 @@ def _trainer(model_dir: Path, tmp: Path, adapter: Path | None, rollout=None):
 
 
 def _plans(task: int, rewards: list[float], turns: int = 2) -> list[PlanRollout]:
-    return [PlanRollout(task, j, "g", [Turn(f"prompt {task} {k}", "x", [5 + k] * (k + 1), None) for k in range(turns)],
-                        reward=r) for j, r in enumerate(rewards)]
+    """Scripted plans; a reward of 1 is a win (a plan that differs by its sample number)."""
+    return [PlanRollout(task, j, "g", [Turn(f"prompt {task} {k}", "x", [5 + k] * (k + 1), f"{k + 1}. **S{j}** x")
+                                       for k in range(turns)],
+                        outcome="success" if r == 1.0 else "unfinished", reward=r) for j, r in enumerate(rewards)]
 
 
 def test_dynamic_sampling_drops_flat_scenarios_and_every_turn_gets_its_plan_advantage(tiny_model_dir, tmp_path):
@@ -203,3 +205,38 @@ def test_scale_rewards_is_group_or_none():
                                        CONFIG_PATH).scale_rewards == value
     with pytest.raises(ValueError, match="scale_rewards must be one of group, none"):
         resolve_hyperparameters({"profile": "local", "scale_rewards": "batch"}, RLVRHyperparameters, CONFIG_PATH)
+
+
+def test_verified_wins_are_kept_and_replayed_with_a_positive_advantage(tiny_model_dir, tmp_path):
+    def fake_rollout(task_ids):   # plans numbered by their place in this call, as rollout_plans numbers them
+        return [_plans(g, [1.0, 0.0, 0.0, 0.0]) for g, _ in enumerate(task_ids)]
+
+    trainer, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=fake_rollout, replay_wins=3, replay_advantage=0.5,
+                          negative_advantages=False)
+    inputs = [{"task": t, "prompt": "p"} for t in (2, 5) for _ in range(4)]
+    out = trainer._generate_and_score_completions(inputs)
+    assert len(trainer.wins) == 2 and {w["task"] for w in trainer.wins.state()} == {2, 5}
+    assert trainer.wins.state()[0]["turns"][0] == ["prompt 0 0", [5]]           # the turns as the policy wrote them
+    rows = out["advantages"]
+    assert rows.shape[0] == 2 * 4 * 2 + 2 * 2                                   # groups, then 2 wins x 2 turns
+    assert torch.all(rows[-4:] == 0.5)                                          # replayed at replay_advantage
+    assert float(rows.min()) == 0.0 and float(rows[:16].max()) > 0             # no push away from a failure
+    assert trainer._metrics["train"]["rlvr/wins_buffer"][-1] == 2.0
+    # the same win again is not a new one; the buffer survives a checkpoint round trip
+    trainer._generate_and_score_completions(inputs)
+    assert len(trainer.wins) == 2 and trainer._metrics["train"]["rlvr/new_wins"][-1] == 0.0
+    again, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=fake_rollout, replay_wins=3)
+    again.load_extra_job_state(trainer.extra_job_state())
+    assert again.wins.state() == trainer.wins.state()
+
+
+def test_the_search_fills_the_buffer_from_sampled_plans_before_the_first_step(tiny_model_dir, tmp_path):
+    trainer, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=lambda ids: [_plans(t, [0.0, 0.0, 0.0, 0.1])
+                                                                                for t in ids],
+                          replay_wins=2, search_samples=3)
+    assert not trainer.search_done
+    trainer._generate_and_score_completions([{"task": 0, "prompt": "p"}] * 4)
+    assert trainer.search_done and trainer.search_stats["plays"] == 3 * len(trainer.tasks)
+    assert trainer.search_stats["wins_kept"] == len(trainer.wins) <= trainer.search_stats["successes"]
+    with pytest.raises(ValueError, match="search_samples needs replay_wins"):
+        resolve_hyperparameters({"profile": "local", "search_samples": 4}, RLVRHyperparameters, CONFIG_PATH)

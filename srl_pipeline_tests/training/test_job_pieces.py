@@ -56,7 +56,8 @@ def test_a_mapping_that_names_no_profile_is_an_error_not_local():
 # What RLVR sets on top of SRL's profile of the same name (rlvr.yaml); everything else is inherited.
 RLVR_OWN = {"learning_rate", "batch_prompts", "micro_batch_size", "max_extra_generation_rounds", "stop_after_step",
             "max_plan_steps", "progress_credit", "validation_examples", "validation_tasks", "validation_batch_size",
-            "max_completion_length", "validation_max_new_tokens", "select_every"}
+            "max_completion_length", "validation_max_new_tokens", "select_every", "negative_advantages", "replay_wins",
+            "replay_advantage", "search_samples", "search_temperature", "search_menu_constrained"}
 
 
 def test_rlvr_profiles_extend_srl_and_keep_their_values():
@@ -66,6 +67,7 @@ def test_rlvr_profiles_extend_srl_and_keep_their_values():
         inherited = {k: v for k, v in rlvr.items() if k not in RLVR_OWN}
         assert inherited == {k: v for k, v in srl.items() if k not in RLVR_OWN}, profile
     local = load_profile_config("local", CONFIG_DIR / "rlvr.yaml")
+    assert local["replay_wins"] > 0 and local["search_samples"] > 0 and local["negative_advantages"] is False
     assert local["learning_rate"] == 1e-3 and local["select_every"] == 5 and local["temperature"] == 1.0 and local["top_p"] == 0.9 and local["max_plan_steps"] == 8
     aws = load_profile_config("aws", CONFIG_DIR / "rlvr.yaml")
     assert (aws["learning_rate"], aws["batch_prompts"], aws["micro_batch_size"], aws["lora_r"]) == (5e-7, 64, 32, 64)

@@ -147,7 +147,8 @@ def test_dynamic_sampling_drops_flat_scenarios_and_every_turn_gets_its_plan_adva
         calls.append(list(task_ids))
         return [_plans(t, scripted.get(t, [0.0, 1.0, 1.0, 0.0])) for t in task_ids]
 
-    trainer, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=fake_rollout)
+    trainer, _ = _trainer(tiny_model_dir, tmp_path, None, rollout=fake_rollout, negative_advantages=True,
+                          replay_wins=0, search_samples=0)   # plain GRPO
     inputs = [{"task": t, "prompt": "p"} for t in (0, 1) for _ in range(4)]
     out = trainer._generate_and_score_completions(inputs)
     assert calls[0] == [0, 1] and len(calls) >= 2                            # task 0 flat: fresh scenarios...
@@ -239,4 +240,4 @@ def test_the_search_fills_the_buffer_from_sampled_plans_before_the_first_step(ti
     assert trainer.search_done and trainer.search_stats["plays"] == 3 * len(trainer.tasks)
     assert trainer.search_stats["wins_kept"] == len(trainer.wins) <= trainer.search_stats["successes"]
     with pytest.raises(ValueError, match="search_samples needs replay_wins"):
-        resolve_hyperparameters({"profile": "local", "search_samples": 4}, RLVRHyperparameters, CONFIG_PATH)
+        resolve_hyperparameters({"profile": "local", "replay_wins": 0}, RLVRHyperparameters, CONFIG_PATH)

@@ -32,8 +32,8 @@ SUMMARY_KEYS = ("passages", "documents", "rules_version", "actions", "scenarios"
                 "acceptance_rate", "cache_hits", "examples", "validation_reward_base", "validation_reward_trained",
                 "validation_success_reference", "validation_success_trained", "kl_max", "filter_rate", "global_step",
                 "train_seconds", "test_tasks", "loss_last", "plays", "kept_plays", "stale_teacher", "warm_started",
-                "kl_to_teacher_last", "cost_vs_scratch", "bronze/production_version", "silver/production_version",
-                "gold/production_version")
+                "kl_to_teacher_last", "search_successes", "wins_buffer", "cost_vs_scratch", "bronze/production_version",
+                "silver/production_version", "gold/production_version")
 
 
 def run_main(species: list[str] | None = None, parallel: int | None = None, experiments: bool = True) -> int:

@@ -20,6 +20,10 @@ job driver (:mod:`.job_runner`), entrypoint and job spec. The config is
 - **Dynamic sampling** works on scenarios: a scenario whose plans all score the same (all fail,
   or all succeed) is dropped and a fresh scenario is rolled out instead, up to the cap (the same
   decision as SRL's, :func:`.grpo.dynamic_sampling.select_groups`).
+- **Verified wins are kept and replayed** (:mod:`.win_replay`, ``replay_wins``, ``search_samples``):
+  a sampled search before step 1 and every successful rollout fill a buffer of the policy's own
+  winning plans; each step adds a few of them as rows with a fixed positive advantage, and with
+  ``negative_advantages: false`` a failed plan gets advantage 0 rather than a push away.
 """
 
 from __future__ import annotations

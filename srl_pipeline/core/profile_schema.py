@@ -193,6 +193,7 @@ class RegistrySection(Strict):
     endpoint_url: text(1024) = ""
     metric: Literal["success_greedy", "success_avg_k", "step_similarity", "handwritten_success_greedy"] = "success_greedy"
     tolerance: Fraction = 0.0
+    max_format_error_rate: Fraction = 0.5
     manual_approval: bool = False
     usd_per_hour: dict[Tier, NonNegative] = {}
 

@@ -17,11 +17,13 @@ from .records import APPROVED, PENDING, REJECTED, Candidate, ModelVersion
 
 
 def register_if_better(registry: ModelRegistry, candidate: Candidate, *, evaluation_passed: bool, metric: str,
-                       tolerance: float, manual_approval: bool = False) -> ModelVersion:
+                       tolerance: float, manual_approval: bool = False,
+                       max_format_error_rate: float = 1.0) -> ModelVersion:
     production = registry.production(candidate.species, candidate.tier)
     if production is not None and production.adapter_version == candidate.adapter_version:
         return production
     decision = promotion_decision(candidate.metrics, production.metrics if production else None, metric=metric,
-                                  tolerance=tolerance, evaluation_passed=evaluation_passed)
+                                  tolerance=tolerance, evaluation_passed=evaluation_passed,
+                                  max_format_error_rate=max_format_error_rate)
     status = (PENDING if manual_approval else APPROVED) if decision.promote else REJECTED
     return registry.register(replace(candidate, gate=decision.reason), status=status)

@@ -35,3 +35,17 @@ def test_the_gate_refusing_a_worse_model_leaves_the_previous_version_in_producti
     tie = register_if_better(local_registry, candidate(success=0.6, adapter_version="new"), evaluation_passed=True,
                              metric="success_greedy", tolerance=0.0)
     assert tie.status == APPROVED and local_registry.production("vampire", "gold").version == 3
+
+
+def test_a_model_whose_turns_do_not_parse_is_refused_even_as_a_first_version(local_registry):
+    from srl_pipeline.registry.promotion import register_if_better
+
+    broken = promotion_decision({"success_greedy": 0.0, "format_error_rate": 1.0}, None, metric="success_greedy",
+                                tolerance=0.0, evaluation_passed=True, max_format_error_rate=0.5)
+    assert not broken.promote and "100% of its greedy turns break the format" in broken.reason
+    assert promotion_decision({"success_greedy": 0.0, "format_error_rate": 0.5}, None, metric="success_greedy",
+                              tolerance=0.0, evaluation_passed=True, max_format_error_rate=0.5).promote
+    bad = candidate(success=0.3, metrics={"success_greedy": 0.3, "format_error_rate": 0.9})
+    got = register_if_better(local_registry, bad, evaluation_passed=True, metric="success_greedy", tolerance=0.0,
+                             max_format_error_rate=0.5)
+    assert got.status == REJECTED and local_registry.production("vampire", "gold") is None

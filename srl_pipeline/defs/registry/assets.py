@@ -91,7 +91,8 @@ def registered_models(context: dg.AssetExecutionContext, training: TrainingSetti
             metrics={m: float(result[m]) for m in METRICS if result and isinstance(result.get(m), (int, float))},
             cost=estimate_cost(seconds, registry.usd_per_hour.get(tier, 0.0)))
         got = register_if_better(reg, candidate, evaluation_passed=complete, metric=registry.metric,
-                                 tolerance=registry.tolerance, manual_approval=registry.manual_approval)
+                                 tolerance=registry.tolerance, manual_approval=registry.manual_approval,
+                                 max_format_error_rate=registry.max_format_error_rate)
         production = reg.production(species, tier)
         out[tier] = {"registered": got.version, "status": got.status, "gate": got.gate,
                      "production": production.version if production else None, "adapter_version": version,

@@ -19,6 +19,8 @@ class RegistrySettings(dg.ConfigurableResource):
     endpoint_url: str = Field(default="", description="SageMaker API endpoint; empty: AWS's own for the region")
     metric: str = "success_greedy"
     tolerance: float = Field(default=0.0, ge=0.0, le=1.0, description="how far below production a candidate may be")
+    max_format_error_rate: float = Field(default=0.5, ge=0.0, le=1.0,
+                                         description="refuse a candidate whose greedy turns break the format more often")
     manual_approval: bool = Field(default=False, description="register passing candidates as PendingManualApproval")
     usd_per_hour: dict[str, float] = Field(default_factory=dict, description="instance price per tier, for the cost")
 

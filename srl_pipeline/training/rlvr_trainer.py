@@ -82,29 +82,31 @@ class RLVRTrainer(GRPOStageTrainer):
         self.search_stats = dict(state.get("search_stats") or {})
 
     # ---- rollouts --------------------------------------------------------------------------------
-    def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
-        G = self.num_generations
+    def _play(self, tasks: list[PlanTask], samples: int, *, temperature: float, menu_constrained: bool,
+              batch_size: int) -> list[PlanRollout]:
+        """``samples`` sampled plans per task from the current policy, its LoRA folded in."""
+        hp = self.hp
         model = self.accelerator.unwrap_model(self.model)
         with torch.no_grad(), merged_lora(model, self.accelerator.num_processes == 1):
-            rollouts = rollout_plans(model, self._tokenizer, [self.tasks[i] for i in task_ids], self.ruleset,
-                                     samples=G, do_sample=True, temperature=self.hp.temperature, top_p=self.hp.top_p,
-                                     max_new_tokens=self.hp.max_completion_length, max_steps=self.hp.max_plan_steps,
-                                     batch_size=max(1, len(task_ids) * G), chat=self.chat,
-                                     progress_credit=self.hp.progress_credit, menu_constrained=self.hp.menu_constrained)
+            return rollout_plans(model, self._tokenizer, tasks, self.ruleset, samples=samples, do_sample=True,
+                                 temperature=temperature, top_p=hp.top_p, max_new_tokens=hp.max_completion_length,
+                                 max_steps=hp.max_plan_steps, batch_size=batch_size, chat=self.chat,
+                                 progress_credit=hp.progress_credit, menu_constrained=menu_constrained)
+
+    def _rollout(self, task_ids: list[int]) -> list[list[PlanRollout]]:
+        G = self.num_generations
+        rollouts = self._play([self.tasks[i] for i in task_ids], G, temperature=self.hp.temperature,
+                              menu_constrained=self.hp.menu_constrained, batch_size=max(1, len(task_ids) * G))
         return [rollouts[g * G:(g + 1) * G] for g in range(len(task_ids))]
 
     def _search(self) -> None:
         """Fill the wins buffer before the first step: ``search_samples`` sampled plans per train
         scenario from the starting policy (see :mod:`.win_replay`)."""
         hp = self.hp
-        model = self.accelerator.unwrap_model(self.model)
-        with torch.no_grad(), merged_lora(model, self.accelerator.num_processes == 1), \
-                torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.args.seed)
-            plays = rollout_plans(model, self._tokenizer, self.tasks, self.ruleset, samples=hp.search_samples,
-                                  do_sample=True, temperature=hp.search_temperature, top_p=hp.top_p,
-                                  max_new_tokens=hp.max_completion_length, max_steps=hp.max_plan_steps,
-                                  batch_size=64, chat=self.chat, menu_constrained=hp.search_menu_constrained)
+            plays = self._play(self.tasks, hp.search_samples, temperature=hp.search_temperature,
+                               menu_constrained=hp.search_menu_constrained, batch_size=64)
         self.wins.add(plays)   # one call over every train scenario: task_index is the scenario's
         self.search_stats = {"plays": len(plays), "successes": sum(r.success for r in plays),
                              "wins_kept": len(self.wins), "scenarios_won": self.wins.scenarios()}

@@ -31,6 +31,7 @@ from ..core.atomic import atomic_write_json, read_json
 from ..core import catalogue
 from ..core.layout import BUILTIN, ArtifactLayout
 from ..core.errors import InputError
+from ..core.turn_budget import TURN_TOKENS
 from ..game.errors import GameDataError
 from ..game.names import validate_species_name
 from ..evaluation.encounters import encounter_tasks
@@ -63,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="metrics JSON (default <artifacts>/eval/<species>-<model>.json)")
     p.add_argument("--k", type=int, default=4, help="sampled plans per scenario for avg@k (default 4)")
     p.add_argument("--max-steps", type=int, default=8, help="steps per plan (default 8)")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="tokens per step (default 128)")
+    p.add_argument("--max-new-tokens", type=int, default=TURN_TOKENS, help=f"tokens per step (default {TURN_TOKENS})")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for avg@k (default 1.0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)

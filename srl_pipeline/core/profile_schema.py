@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import Field
 
 from .errors import ConfigError, Problem
+from .turn_budget import TURN_TOKENS
 from .validation import Identifier, Strict, text, validate
 
 Path = text(1024, 1)
@@ -122,7 +123,7 @@ class EvaluationSection(Strict):
     k: Annotated[int, Field(ge=0, le=256)] = 4
     temperature: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
     max_steps: Annotated[int, Field(ge=1, le=64)] = 8
-    max_new_tokens: Annotated[int, Field(ge=1, le=32_768)] = 128
+    max_new_tokens: Annotated[int, Field(ge=1, le=32_768)] = TURN_TOKENS
     batch_size: Annotated[int, Field(ge=1, le=4_096)] = 32
     step_examples: Steps = 64
     seed: Seed = 0

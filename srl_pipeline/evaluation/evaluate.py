@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..core.hashing import content_hash, file_sha256
+from ..core.turn_budget import TURN_TOKENS
 from ..training.base_models import load_model
 from ..training.plan_rollout import PlanRollout, PlanTask
 from .kl import kl_to_reference
@@ -51,7 +52,7 @@ class EvalSettings:
     k: int = 4                    # sampled plans per task for avg@k
     temperature: float = 1.0      # sampling temperature of the avg@k plans
     max_steps: int = 8            # steps per plan before it counts as unfinished
-    max_new_tokens: int = 128     # per step (think + step line)
+    max_new_tokens: int = TURN_TOKENS   # per step (think + step line)
     batch_size: int = 32          # prompts per generate / KL forward
     step_examples: int = 64       # cap on the step-wise examples scored
     seed: int = 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..core.turn_budget import TURN_TOKENS
 from .hyperparameters import CONFIG_DIR, StageHyperparameters, resolve
 from .job_spec import TrainingJobSpec
 
@@ -31,7 +32,7 @@ class DistillHyperparameters(StageHyperparameters):
     sft_steps: int = 4                    # warm-start steps on the traces (skipped when there are none)
     beta: float = 1.0                     # 1: reverse KL(student || teacher); 0: forward KL; between: JSD
     temperature: float = 1.0              # sampling temperature of the student's on-policy turns
-    max_completion_length: int = 128      # tokens per sampled turn (think + step line: up to 100)
+    max_completion_length: int = TURN_TOKENS   # tokens per sampled turn (think + step line: up to 100)
     max_length: int = 1024                # prompt + completion tokens
     validation_examples: int = 8          # validation turns scored before/after (SRL reward, KL to teacher)
     menu_constrained: bool = False        # the student's sampled action calls stay on the menu (menu_constraint.py)

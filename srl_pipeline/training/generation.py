@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from ..core.turn_budget import TURN_TOKENS
 from .menu_constraint import MenuConstraint
 from .rewards import step_end
 
@@ -147,7 +148,7 @@ def render_prompts(tokenizer: Any, prompts: Sequence[str], chat: bool) -> list[s
 
 @torch.no_grad()
 def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sample: bool = False,
-                   temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128, batch_size: int = 16,
+                   temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = TURN_TOKENS, batch_size: int = 16,
                    chat: bool = False, menu_constrained: bool = False) -> list[tuple[str, list[int]]]:
     """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step.
     ``menu_constrained``: the action call is one of the prompt's menu (:mod:`.menu_constraint`)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from ..core.turn_budget import TURN_TOKENS
 from ..game.rules import RuleSet
 from ..game.scenarios import Scenario
 from ..game.simulator import Simulator, Violation
@@ -105,7 +106,7 @@ Generate = Callable[[list[str]], list[tuple[str, list[int]]]]
 
 
 def rollout_plans(model: Any, tokenizer: Any, tasks: Sequence[PlanTask], ruleset: RuleSet, *, samples: int = 1,
-                  do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 128,
+                  do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = TURN_TOKENS,
                   max_steps: int = 8, batch_size: int = 32, chat: bool = False,
                   progress_credit: float = 0.0, generate: Generate | None = None,
                   menu_constrained: bool = False) -> list[PlanRollout]:

@@ -38,7 +38,7 @@ from .distill_config import DistillHyperparameters, resolve_distill_hyperparamet
 from .generation import generate_steps, render_prompts
 from .job_runner import Reporter, StageJob, run_stage_job
 from .job_spec import TrainingJobSpec
-from .srl_trainer import validation_reward_scorer
+from .srl_trainer import validation_reward_scorer, validation_selection
 from .trainer_state import JobStateMixin, finite_or_none
 
 __all__ = ["DistillTrainer", "TokenizerMismatch", "check_same_tokenizer", "load_distill_dataset", "run_distill"]
@@ -131,8 +131,13 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
     """GKD with a supervised warm start on the traces, then on-policy reverse KL; see the module docstring."""
 
     def __init__(self, *args: Any, traces: list[dict[str, Any]], hp: DistillHyperparameters, chat: bool = False,
-                 **kwargs: Any):
+                 selection: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.selection = selection
+        if selection is not None:
+            from .grpo.selection import SelectionCallback
+
+            self.add_callback(SelectionCallback(self, selection))
         self.traces = list(traces)
         self.hp = hp
         self.chat = chat
@@ -143,10 +148,13 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
 
     # ---- checkpointed state ---------------------------------------------------------------------
     def extra_job_state(self) -> dict[str, Any]:
-        return {"phase_steps": self.phase_steps}
+        return {"phase_steps": self.phase_steps,
+                "selection": self.selection.state() if self.selection is not None else None}
 
     def load_extra_job_state(self, state: dict[str, Any]) -> None:
         self.phase_steps.update(state.get("phase_steps") or {})
+        if self.selection is not None:
+            self.selection.load_state(state.get("selection"))
 
     # ---- the two phases -------------------------------------------------------------------------
     def _trace_batch(self) -> dict[str, Any]:
@@ -204,7 +212,8 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
                 "sft_steps": self.phase_steps[SFT], "on_policy_steps": self.phase_steps[ON_POLICY],
                 "warm_start": "supervised on the teacher's traces" if self.sft_steps else
                               "skipped: the teacher kept no traces" if not self.traces else "skipped (sft_steps 0)",
-                "traces": len(self.traces)}
+                "traces": len(self.traces),
+                "selection": self.selection.summary() if self.selection is not None else None}
 
 
 @torch.no_grad()
@@ -268,8 +277,10 @@ def run_distill(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict
         collator = TurnCollator(tokenizer, hp.max_length, chat)
         box["collator"] = collator
         rows = [{"prompt": p["prompt"]} for p in prompts]
+        selection = validation_selection(spec, hp, data["validation"], chat)
         return DistillTrainer(teacher_model=teacher, data_collator=collator, train_dataset=Dataset.from_list(rows),
-                              processing_class=tokenizer, traces=traces, hp=hp, chat=chat, **common)
+                              processing_class=tokenizer, traces=traces, hp=hp, chat=chat, selection=selection,
+                              **common)
 
     reward_score = validation_reward_scorer(validation, hp)
 

@@ -97,6 +97,8 @@ class StageHyperparameters(Hyperparameters):
     validation_examples: int = 16
     validation_max_new_tokens: int = 64
     validation_batch_size: int = 8
+    select_every: int = 0                 # >0: score the model on the validation split every N steps, ship the best (grpo/selection.py)
+    select_max_plan_steps: int = 8        # turns per validation plan when selecting
     torch_threads: int | None = None      # None: torch's default (all cores)
 
     def validate(self) -> None:
@@ -104,3 +106,7 @@ class StageHyperparameters(Hyperparameters):
             raise ValueError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
         if self.micro_batch_size < 1:
             raise ValueError("micro_batch_size must be >= 1")
+        if self.select_every < 0:
+            raise ValueError("select_every must be >= 0 (0: no checkpoint selection)")
+        if self.select_max_plan_steps < 1:
+            raise ValueError("select_max_plan_steps must be >= 1")

@@ -27,8 +27,6 @@ class SFTHyperparameters(StageHyperparameters):
     batch_size: int = 8                   # examples per optimizer step
     max_length: int = 1024                # prompt + completion tokens (longer ones are cut at the end)
     loss_type: str = "nll"
-    select_every: int = 0                 # >0: score on the validation split every N steps, ship the best (grpo/selection.py)
-    select_max_plan_steps: int = 8        # turns per validation plan when selecting
 
     def validate(self) -> None:
         super().validate()

@@ -53,8 +53,6 @@ class SRLHyperparameters(StageHyperparameters):
     stop_after_step: bool = True          # generation stops at the newline that ends the step line
     reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py) | effect (srl_effect.py)
     menu_constrained: bool = False        # sampled action calls stay on the prompt's menu (menu_constraint.py)
-    select_every: int = 0                 # >0: score the model on the validation split every N steps, ship the best (grpo/selection.py)
-    select_max_plan_steps: int = 8        # turns per validation plan when selecting
     group_exploration: str = "sample"     # sample | menu: each completion of a group commits to another menu action (grpo/menu_groups.py)
 
     def validate(self) -> None:
@@ -65,8 +63,6 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError("beta must be > 0: the KL to the base model is measured and bounded every step")
         if self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards must be one of {', '.join(SCALE_REWARDS)} (got {self.scale_rewards!r})")
-        if self.select_every < 0:
-            raise ValueError("select_every must be >= 0 (0: no checkpoint selection)")
         if self.group_exploration not in EXPLORATIONS:
             raise ValueError(f"group_exploration must be one of {', '.join(EXPLORATIONS)}")
         if self.reward not in REWARDS:

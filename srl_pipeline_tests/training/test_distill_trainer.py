@@ -61,3 +61,32 @@ def test_a_teacher_with_another_tokenizer_is_refused(tmp_path):
     check_same_tokenizer(a, a, "silver", "bronze")
     with pytest.raises(TokenizerMismatch, match="do not share a tokenizer: vocabulary sizes differ"):
         check_same_tokenizer(a, b, "gold", "silver")
+
+
+def test_the_student_ships_its_best_validation_checkpoint(tiny_model_dir, tmp_path):
+    """With the validation encounters in the dataset (as the distillation assets write it), the
+    student is scored at step 0 and every ``select_every`` steps, and the adapter saved is the
+    selected one: when nothing beats the untrained student, its LoRA update is zero."""
+    from safetensors.torch import load_file
+
+    from srl_pipeline_tests.training.test_rlvr_trainer import write_plan_dataset
+
+    plans = json.loads(write_plan_dataset(tmp_path / "plans.json").read_text(encoding="utf-8"))
+    spec = _spec(tmp_path, tiny_model_dir, traces=3,
+                 hyperparameters={"profile": "test", "sft_steps": 1, "batch_size": 2, "max_completion_length": 6,
+                                  "select_every": 2, "select_max_plan_steps": 2})
+    data = json.loads(open(spec.dataset, encoding="utf-8").read())
+    data.update(plan_tasks=[t for t in plans["plan_tasks"] if t["split"] == "validation"], rules=plans["rules"])
+    open(spec.dataset, "w", encoding="utf-8").write(json.dumps(data))
+
+    metrics = run_distill(spec)
+    selection = metrics["selection"]
+    assert [p["step"] for p in selection["curve"]] == [0, 2, 3]
+    assert selection["best_step"] in (0, 2, 3)
+    weights = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))
+    selected = load_file(str(tmp_path / "ckpt" / "selected.safetensors"))
+    shipped_b = sorted(float(w.abs().sum()) for k, w in weights.items() if "lora_B" in k)
+    selected_b = sorted(float(w.abs().sum()) for k, w in selected.items() if "lora_B" in k)
+    assert shipped_b == pytest.approx(selected_b)
+    if selection["best_step"] == 0:
+        assert sum(shipped_b) == 0.0

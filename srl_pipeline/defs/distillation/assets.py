@@ -194,7 +194,10 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
             "traces": [{"id": t["id"], "prompt": t["prompt"], "completion": t["completion"]} for t in new_traces],
             "prompts": prompts,
             "validation": [{"id": e["id"], "prompt": e["prompt"], "target": e["target"]}
-                           for e in srl["examples"] if e["split"] == "validation"]})
+                           for e in srl["examples"] if e["split"] == "validation"],
+            # the validation encounters and the rules: the checkpoint selection plays them (grpo/selection.py)
+            "plan_tasks": [t for t in srl["plan_tasks"] if t["split"] == "validation"],
+            "rules": srl["rules"]})
         max_steps = distillation.incremental_max_steps if warm else distillation.max_steps
         hyperparameters = training.hyperparameters("distill")
         initial = str(final) if warm else None

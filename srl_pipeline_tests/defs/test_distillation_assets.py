@@ -50,6 +50,8 @@ def test_silver_and_gold_are_distilled_from_the_tier_above_and_checked(trained):
     for m in (silver, gold):
         assert m["on_policy_steps"] >= 1 and m["global_step"] == 2
         assert m["validation_kl_to_teacher_trained"] is not None and m["validation_kl_to_teacher_base"] > 0
+        # from scratch, the student ships its best validation checkpoint: the untrained student and the last step
+        assert [p["step"] for p in m["selection"]["curve"]] == [0, 2] and m["selection"]["best_step"] in (0, 2)
     spec = json.loads((artifacts / "gold_adapter" / "zombie" / "job_spec.json").read_text())
     assert spec["teacher_base_model"].endswith("base_models/silver") and spec["stage"] == "distill"
     checks = check_results(result)
@@ -127,6 +129,8 @@ def test_a_warm_started_run_reports_its_cost_against_from_scratch(bronze_failed)
     assert silver["warm_started"] is True and silver["global_step"] == 1       # incremental_max_steps (test profile)
     spec = json.loads((artifacts / "silver_adapter" / "zombie" / "job_spec.json").read_text())
     assert spec["initial_adapter"] == str(artifacts / "silver_adapter" / "zombie")
+    # one candidate: the registry's no-regression gate weighs it against production, no selection plays
+    assert spec["hyperparameters"]["select_every"] == 0 and silver["selection"] is None
     assert silver["from_scratch_steps"] == 2 and silver["cost_vs_scratch"] == pytest.approx(
         silver["train_seconds"] / silver["from_scratch_train_seconds"], rel=1e-3)
     assert silver["new_traces"] == 0 or silver["sft_steps"] <= 1   # only traces it had not seen are warm-start data

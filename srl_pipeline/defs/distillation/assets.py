@@ -200,6 +200,8 @@ def distilled_adapter(tier: str) -> dg.AssetsDefinition:
             "rules": srl["rules"]})
         max_steps = distillation.incremental_max_steps if warm else distillation.max_steps
         hyperparameters = training.hyperparameters("distill")
+        if warm:   # one candidate: the registry's no-regression gate weighs it against the student in production
+            hyperparameters = {**hyperparameters, "select_every": 0}
         initial = str(final) if warm else None
         job = checkpoint_key(dataset, base_model, {**hyperparameters, "teacher": teacher["adapter_version"]},
                              max_steps, training.seed, initial)

@@ -16,11 +16,13 @@ DAGSTER := $(abspath $(BIN))/python -W 'ignore:Function `dev_command` is superse
 
 .PHONY: main test ui bench install validate validate-data clean
 
+# pip at -qq: errors only (a machine's pip configuration may name index folders it does not have, and pip warns
+# about each on every install); the build backend's notice on editable installs is not a problem either.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq "$(TORCH_SPEC)"
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,6 +17,9 @@ chat-template collator with one for the turn contract's plain prompts (chat when
 has a template) and its generation with :func:`~.generation.generate_steps`. Teacher and student
 must share a tokenizer (the teacher scores the student's token ids): checked before any training.
 The config is :class:`~.distill_config.DistillHyperparameters` (``configs/training/distill.yaml``).
+A student trained from scratch ships its best validation checkpoint (``select_every``, the checkpoint
+selection of every stage, :mod:`.grpo.selection`): the untrained student included, so a distillation
+that breaks the student's turns does not ship.
 """
 
 from __future__ import annotations

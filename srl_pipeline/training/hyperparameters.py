@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..core.profiles import PROFILE, TRAINING_CONFIG_DIR as CONFIG_DIR, HyperparameterError, load_profile_config, profile_names
+from ..core.turn_budget import TURN_TOKENS
 
 
 class Hyperparameters:
@@ -95,7 +96,7 @@ class StageHyperparameters(Hyperparameters):
     bf16: bool = False
     gradient_checkpointing: bool = False
     validation_examples: int = 16
-    validation_max_new_tokens: int = 64
+    validation_max_new_tokens: int = TURN_TOKENS
     validation_batch_size: int = 8
     select_every: int = 0                 # >0: score the model on the validation split every N steps, ship the best (grpo/selection.py)
     select_max_plan_steps: int = 8        # turns per validation plan when selecting

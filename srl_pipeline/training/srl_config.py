@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..core.turn_budget import TURN_TOKENS
 from .hyperparameters import CONFIG_DIR, StageHyperparameters, load_profile_config, resolve
 from .job_spec import TrainingJobSpec
 from .grpo.menu_groups import EXPLORATIONS
@@ -33,7 +34,7 @@ class SRLHyperparameters(StageHyperparameters):
     batch_prompts: int = 2                # prompts (groups) per optimizer step
     temperature: float = 1.0
     top_p: float = 1.0
-    max_completion_length: int = 64
+    max_completion_length: int = TURN_TOKENS
     loss_type: str = "grpo"
     epsilon: float = 0.2                  # PPO clip
     scale_rewards: str = "group"          # group: z-score within the group (the paper's GRPO) | none: reward minus the

@@ -14,6 +14,7 @@ from srl_pipeline.evaluation.evaluate import EvalSettings
 from srl_pipeline.training.distill_config import DistillHyperparameters
 from srl_pipeline.training.generation import generate_steps
 from srl_pipeline.training.plan_rollout import rollout_plans
+from srl_pipeline.training.srl_config import SRLHyperparameters
 
 
 @pytest.mark.parametrize("stage", ["srl", "rlvr", "sft", "distill"])
@@ -28,5 +29,6 @@ def test_local_evaluation_and_the_code_defaults_use_the_shared_budget():
     assert load_profile_dict("local")["evaluation"]["max_new_tokens"] == TURN_TOKENS
     assert EvalSettings().max_new_tokens == TURN_TOKENS
     assert DistillHyperparameters().max_completion_length == TURN_TOKENS
+    assert SRLHyperparameters().max_completion_length == SRLHyperparameters().validation_max_new_tokens == TURN_TOKENS
     for fn in (generate_steps, rollout_plans):
         assert inspect.signature(fn).parameters["max_new_tokens"].default == TURN_TOKENS

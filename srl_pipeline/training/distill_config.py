@@ -29,7 +29,7 @@ class DistillHyperparameters(StageHyperparameters):
 
     learning_rate: float = 1e-3
     batch_size: int = 8                   # turns per optimizer step (one micro-batch)
-    sft_steps: int = 4                    # warm-start steps on the traces (skipped when there are none)
+    sft_steps: int = 8                    # warm-start steps on the traces (skipped when there are none)
     beta: float = 1.0                     # 1: reverse KL(student || teacher); 0: forward KL; between: JSD
     temperature: float = 1.0              # sampling temperature of the student's on-policy turns
     max_completion_length: int = TURN_TOKENS   # tokens per sampled turn (think + step line: up to 100)

@@ -40,6 +40,7 @@ from trl.experimental.gkd import GKDTrainer  # noqa: E402
 from .distill_config import DistillHyperparameters, resolve_distill_hyperparameters
 from .generation import generate_steps, render_prompts
 from .job_runner import Reporter, StageJob, run_stage_job
+from .grpo.selection import SelectsCheckpoints
 from .job_spec import TrainingJobSpec
 from .srl_trainer import validation_reward_scorer, validation_selection
 from .trainer_state import JobStateMixin, finite_or_none
@@ -130,17 +131,12 @@ class TurnCollator:
                 "prompt_attention_mask": prompt_mask, "prompt_text": [r["prompt"] for r in rows]}
 
 
-class DistillTrainer(JobStateMixin, GKDTrainer):
+class DistillTrainer(SelectsCheckpoints, JobStateMixin, GKDTrainer):
     """GKD with a supervised warm start on the traces, then on-policy reverse KL; see the module docstring."""
 
     def __init__(self, *args: Any, traces: list[dict[str, Any]], hp: DistillHyperparameters, chat: bool = False,
-                 selection: Any = None, **kwargs: Any):
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.selection = selection
-        if selection is not None:
-            from .grpo.selection import SelectionCallback
-
-            self.add_callback(SelectionCallback(self, selection))
         self.traces = list(traces)
         self.hp = hp
         self.chat = chat
@@ -151,13 +147,11 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
 
     # ---- checkpointed state ---------------------------------------------------------------------
     def extra_job_state(self) -> dict[str, Any]:
-        return {"phase_steps": self.phase_steps,
-                "selection": self.selection.state() if self.selection is not None else None}
+        return {**super().extra_job_state(), "phase_steps": self.phase_steps}
 
     def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_job_state(state)
         self.phase_steps.update(state.get("phase_steps") or {})
-        if self.selection is not None:
-            self.selection.load_state(state.get("selection"))
 
     # ---- the two phases -------------------------------------------------------------------------
     def _trace_batch(self) -> dict[str, Any]:
@@ -216,7 +210,7 @@ class DistillTrainer(JobStateMixin, GKDTrainer):
                 "warm_start": "supervised on the teacher's traces" if self.sft_steps else
                               "skipped: the teacher kept no traces" if not self.traces else "skipped (sft_steps 0)",
                 "traces": len(self.traces),
-                "selection": self.selection.summary() if self.selection is not None else None}
+                "selection": self.selection_summary()}
 
 
 @torch.no_grad()

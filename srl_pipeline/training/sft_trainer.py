@@ -27,6 +27,7 @@ from trl import SFTTrainer as _TRLSFTTrainer
 
 from ..game.steps import parse_step
 from .job_runner import Reporter, StageJob, run_stage_job
+from .grpo.selection import SelectsCheckpoints
 from .job_spec import TrainingJobSpec
 from .sft_config import SFTHyperparameters, resolve_sft_hyperparameters
 from .srl_trainer import load_srl_examples, validation_reward_scorer, validation_selection
@@ -67,24 +68,9 @@ def to_sft_dataset(examples: list[dict[str, Any]], chat: bool, species: str | No
 # ------------------------------------------------------------------------------------------------
 # The trainer
 # ------------------------------------------------------------------------------------------------
-class SFTTrainer(JobStateMixin, _TRLSFTTrainer):
+class SFTTrainer(SelectsCheckpoints, JobStateMixin, _TRLSFTTrainer):
     """TRL's ``SFTTrainer`` with the shared state, history and summary, and the same checkpoint
     selection on the validation split as the GRPO stages (:mod:`.grpo.selection`) when given one."""
-
-    def __init__(self, *args: Any, selection: Any = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.selection = selection if self.accelerator.num_processes == 1 else None
-        if self.selection is not None:
-            from .grpo.selection import SelectionCallback
-
-            self.add_callback(SelectionCallback(self, self.selection))
-
-    def extra_job_state(self) -> dict[str, Any]:
-        return {"selection": self.selection.state() if self.selection is not None else None}
-
-    def load_extra_job_state(self, state: dict[str, Any]) -> None:
-        if self.selection is not None:
-            self.selection.load_state(state.get("selection"))
 
     def _tokens_seen(self) -> int:
         return self._total_train_tokens
@@ -99,7 +85,7 @@ class SFTTrainer(JobStateMixin, _TRLSFTTrainer):
     def summary_metrics(self, hp: SFTHyperparameters) -> dict[str, Any]:
         losses = [h["loss"] for h in self.history if h.get("loss") is not None and math.isfinite(h["loss"])]
         return {"loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-                "selection": self.selection.summary() if self.selection is not None else None}
+                "selection": self.selection_summary()}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from transformers import TrainerCallback
 
 from ..generation import merged_lora
 
-__all__ = ["CheckpointSelection", "SelectionCallback", "validation_scorer"]
+__all__ = ["CheckpointSelection", "SelectionCallback", "SelectsCheckpoints", "validation_scorer"]
 
 Score = tuple[float, float]   # (plan success, decision accuracy)
 SELECTED_FILE = "selected.safetensors"
@@ -152,3 +152,33 @@ class SelectionCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         self.selection.restore(self._model())
         return control
+
+
+class SelectsCheckpoints:
+    """Mixed in front of :class:`~..trainer_state.JobStateMixin` by every stage's trainer (GRPO, SFT,
+    distillation): takes ``selection=`` (kept on one process only: the plays run on rank 0's model),
+    checkpoints its state with the job's and gives its summary for ``metrics.json``.
+
+    The callback is attached when training starts, after every callback the trainer added in its
+    ``__init__``: it must see their stop decisions (the KL bound) to score the last step."""
+
+    def __init__(self, *args: Any, selection: CheckpointSelection | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.selection = selection if selection is not None and self.accelerator.num_processes == 1 else None
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        if self.selection is not None and not any(isinstance(c, SelectionCallback)
+                                                  for c in self.callback_handler.callbacks):
+            self.add_callback(SelectionCallback(self, self.selection))
+        return super().train(*args, **kwargs)
+
+    def extra_job_state(self) -> dict[str, Any]:
+        return {**super().extra_job_state(), "selection": self.selection.state() if self.selection else None}
+
+    def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_job_state(state)
+        if self.selection is not None:
+            self.selection.load_state(state.get("selection"))
+
+    def selection_summary(self) -> dict[str, Any] | None:
+        return self.selection.summary() if self.selection is not None else None

@@ -42,7 +42,7 @@ from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
 from .menu_groups import EXPLORATIONS, group_prefixes
-from .selection import CheckpointSelection, SelectionCallback
+from .selection import SelectsCheckpoints
 from .kl_control import KL_WINDOW, AdaptiveKLController, KLControlCallback, window_max
 
 __all__ = ["GRPOStageTrainer", "grpo_trainer_kwargs"]
@@ -67,7 +67,7 @@ def grpo_trainer_kwargs(hp: Any) -> dict[str, Any]:
                 menu_constrained=hp.menu_constrained, group_exploration=getattr(hp, "group_exploration", "sample"))
 
 
-class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
+class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
     """``GRPOTrainer`` with dynamic sampling, an adaptive KL bound, per-step history and atomic checkpoints."""
 
     terminal_statuses: ClassVar[tuple[str, ...]] = (STATUS_COMPLETED, STATUS_KL_BOUND)
@@ -75,7 +75,7 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
     def __init__(self, *args: Any, dynamic_sampling: bool = True, dynamic_sampling_epsilon: float = 1e-4,
                  max_extra_generation_rounds: int = 3, kl_controller: AdaptiveKLController | None = None,
                  stop_after_step: bool = True, menu_constrained: bool = False, group_exploration: str = "sample",
-                 share_group_prompts: bool = True, selection: CheckpointSelection | None = None, **kwargs: Any):
+                 share_group_prompts: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.stop_after_step = stop_after_step
         self.menu_constrained = menu_constrained
@@ -101,21 +101,15 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
         self._last_rewards_per_func: torch.Tensor | None = None
         self._generation_round = (-1, 0)   # (global step, generation calls so far at that step)
         self.add_callback(KLControlCallback(self))
-        # checkpoint selection on the validation split (one process: the scoring runs on rank 0's model)
-        self.selection = selection if self.accelerator.num_processes == 1 else None
-        if self.selection is not None:
-            self.add_callback(SelectionCallback(self, self.selection))
 
     # ---- state that goes into checkpoints ------------------------------------------------------
     def extra_job_state(self) -> dict[str, Any]:
-        return {"dynamic_totals": self.dynamic_totals, "beta": self.beta,
-                "kl_controller": self.kl_controller.state_dict() if self.kl_controller else None,
-                "selection": self.selection.state() if self.selection else None}
+        return {**super().extra_job_state(), "dynamic_totals": self.dynamic_totals, "beta": self.beta,
+                "kl_controller": self.kl_controller.state_dict() if self.kl_controller else None}
 
     def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_job_state(state)
         self.dynamic_totals.update(state.get("dynamic_totals") or {})
-        if self.selection is not None:
-            self.selection.load_state(state.get("selection"))
         if self.kl_controller is not None and state.get("kl_controller"):
             self.kl_controller.load_state_dict(state["kl_controller"])
             self.beta = self.kl_controller.beta
@@ -169,7 +163,7 @@ class GRPOStageTrainer(JobStateMixin, GRPOTrainer):
             "generations_per_kept_group": (t["scored_groups"] * hp.num_generations / t["kept_groups"]
                                            if t["kept_groups"] else None),
             "padded_groups": t["padded_groups"], "dynamic_sampling": hp.dynamic_sampling,
-            "selection": self.selection.summary() if self.selection is not None else None,
+            "selection": self.selection_summary(),
         }
 
     # ---- stop at the end of the step ------------------------------------------------------------

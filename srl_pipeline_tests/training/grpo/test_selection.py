@@ -45,3 +45,54 @@ def test_no_improvement_over_the_start_ships_the_start(tmp_path):
         sel.consider(step * 5, net, None)
     sel.restore(net)
     assert sel.best_step == 0 and torch.equal(net.trained, torch.full((3,), 7.0))
+
+
+class Drift(torch.nn.Module):
+    """One trainable weight that gradient descent moves by a known amount each step."""
+
+    def __init__(self):
+        super().__init__()
+        self.trained = torch.nn.Parameter(torch.zeros(3))
+
+    def forward(self, x, labels=None):
+        return {"loss": -(self.trained * x).sum()}
+
+
+def test_every_stage_trainer_selects_after_its_own_callbacks_and_checkpoints_the_selection(tmp_path):
+    """A stage's own callback that stops training (the KL bound) runs before the selection, so the
+    stopping step is scored; the selection's state rides in the job state and comes back on resume."""
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from srl_pipeline.training.grpo.selection import SelectsCheckpoints
+    from srl_pipeline.training.trainer_state import JobStateMixin
+
+    class StopAtStep3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                control.should_training_stop = True
+            return control
+
+    class StageTrainer(SelectsCheckpoints, JobStateMixin, Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(StopAtStep3())   # like GRPOStageTrainer's KL bound, added after the base init
+
+    # the score grows with the weight (0.1 per step), so shipping step 3's weights proves step 3 was scored
+    sel = CheckpointSelection(5, lambda model, tok: (round(float(model.trained[0]), 3), 0.0), tmp_path / "sel")
+    args = TrainingArguments(output_dir=str(tmp_path / "out"), max_steps=10, learning_rate=0.1, optim="sgd",
+                             per_device_train_batch_size=1, lr_scheduler_type="constant", max_grad_norm=0.0,
+                             report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=True)
+    data = [{"x": torch.ones(3)} for _ in range(10)]
+    trainer = StageTrainer(model=Drift(), args=args, train_dataset=data, selection=sel,
+                           data_collator=lambda rows: {"x": torch.stack([r["x"] for r in rows]).sum(0)})
+    trainer.train()
+    assert [p["step"] for p in sel.curve] == [0, 3]
+    assert sel.best_step == 3 and torch.allclose(trainer.model.trained, torch.full((3,), 0.3))
+
+    state = trainer.job_state()["selection"]
+    assert state["best_step"] == 3 and [p["step"] for p in state["curve"]] == [0, 3]
+    fresh = CheckpointSelection(5, lambda model, tok: (0.0, 0.0), tmp_path / "sel")
+    again = StageTrainer(model=Drift(), args=args, train_dataset=data, selection=fresh,
+                         data_collator=lambda rows: {"x": torch.stack([r["x"] for r in rows]).sum(0)})
+    again.load_job_state(trainer.job_state())
+    assert again.selection_summary()["best_step"] == 3

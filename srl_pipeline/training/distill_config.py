@@ -9,7 +9,6 @@ are checked. ``configs/training/distill.yaml`` holds the values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ..core.turn_budget import TURN_TOKENS
@@ -49,19 +48,12 @@ class DistillHyperparameters(StageHyperparameters):
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``GKDConfig`` for this job (saving is ours: ``save_strategy="no"``; ``lmbda`` 1:
         every distillation step is on-policy)."""
-        import torch
         from trl.experimental.gkd import GKDConfig
 
         return GKDConfig(
-            output_dir=str(Path(spec.checkpoint_dir)), max_steps=spec.max_steps, seed=spec.seed, data_seed=spec.seed,
-            learning_rate=self.learning_rate, lr_scheduler_type=self.lr_scheduler_type, warmup_steps=self.warmup_steps,
-            weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
-            per_device_train_batch_size=self.batch_size, gradient_accumulation_steps=1,
+            **self.trainer_arguments(spec, per_device=self.batch_size, accumulation=1),
             max_length=self.max_length, lmbda=1.0, beta=self.beta, temperature=self.temperature,
             max_new_tokens=self.max_completion_length, disable_dropout=True,
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-            bf16=self.bf16, gradient_checkpointing=self.gradient_checkpointing,
-            use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
         )
 
 

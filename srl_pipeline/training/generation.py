@@ -16,7 +16,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from ..core.turn_budget import TURN_TOKENS
-from .menu_constraint import MenuConstraint
+from .menu_constraint import MenuConstraint, cached_on_tokenizer
 from .rewards import step_end
 
 
@@ -37,15 +37,8 @@ def merged_lora(model: Any, enabled: bool = True):
 
 
 def _newline_token_ids(tokenizer: Any) -> frozenset[int]:
-    cached = getattr(tokenizer, "_srl_newline_ids", None)
-    if cached is None:
-        vocab = tokenizer.get_vocab()
-        cached = frozenset(i for i in vocab.values() if "\n" in tokenizer.decode([i]))
-        try:
-            tokenizer._srl_newline_ids = cached
-        except AttributeError:  # pragma: no cover - slotted tokenizers
-            pass
-    return cached
+    return cached_on_tokenizer(tokenizer, "_srl_newline_ids", lambda tok: frozenset(
+        i for i in tok.get_vocab().values() if "\n" in tok.decode([i])))
 
 
 class StepEndCriteria(StoppingCriteria):

@@ -111,3 +111,17 @@ class StageHyperparameters(Hyperparameters):
             raise ValueError("select_every must be >= 0 (0: no checkpoint selection)")
         if self.select_max_plan_steps < 1:
             raise ValueError("select_max_plan_steps must be >= 1")
+
+    def trainer_arguments(self, spec: Any, *, per_device: int, accumulation: int) -> dict[str, Any]:
+        """The ``TrainingArguments`` every stage's TRL config shares: the job's steps and seed, the
+        optimiser, the batch shape, precision, CPU/GPU; saving and logging are ours (the job runner's
+        atomic checkpoints and history), so HF writes nothing to ``output_dir``."""
+        import torch
+
+        return dict(output_dir=str(Path(spec.checkpoint_dir)), max_steps=spec.max_steps, seed=spec.seed,
+                    data_seed=spec.seed, learning_rate=self.learning_rate, lr_scheduler_type=self.lr_scheduler_type,
+                    warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
+                    per_device_train_batch_size=per_device, gradient_accumulation_steps=accumulation,
+                    logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True, bf16=self.bf16,
+                    gradient_checkpointing=self.gradient_checkpointing, use_cpu=not torch.cuda.is_available(),
+                    dataloader_num_workers=0)

@@ -16,14 +16,16 @@ text; the simulator then judges it as before.
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 from transformers import LogitsProcessor
 
 from ..game.turn import menu_calls
 
-__all__ = ["MenuConstraint", "call_targets"]
+T = TypeVar("T")
+
+__all__ = ["MenuConstraint", "cached_on_tokenizer", "call_targets"]
 
 # After "</think>": optional blank, "N. **Title**" (the call follows the closing "**").
 _TITLE_DONE = re.compile(r"</think>\s*\d+\.\s\*\*[^*\n]+\*\*")
@@ -45,15 +47,21 @@ class _Vocabulary:
         self.longest = max((len(t) for t in self.by_text), default=0)
 
 
-def _vocabulary(tokenizer: Any) -> _Vocabulary:
-    cached = getattr(tokenizer, "_srl_menu_vocab", None)
+def cached_on_tokenizer(tokenizer: Any, name: str, build: Callable[[Any], T]) -> T:
+    """``build(tokenizer)`` once per tokenizer: what is derived from a whole vocabulary (thousands of
+    decodes) is kept on the tokenizer as attribute ``name`` (rebuilt each call for a slotted one)."""
+    cached = getattr(tokenizer, name, None)
     if cached is None:
-        cached = _Vocabulary(tokenizer)
+        cached = build(tokenizer)
         try:
-            tokenizer._srl_menu_vocab = cached
+            setattr(tokenizer, name, cached)
         except AttributeError:  # pragma: no cover - slotted tokenizers
             pass
     return cached
+
+
+def _vocabulary(tokenizer: Any) -> _Vocabulary:
+    return cached_on_tokenizer(tokenizer, "_srl_menu_vocab", _Vocabulary)
 
 
 class MenuConstraint(LogitsProcessor):

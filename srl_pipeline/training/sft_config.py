@@ -35,7 +35,6 @@ class SFTHyperparameters(StageHyperparameters):
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``SFTConfig`` for this job (saving is ours: ``save_strategy="no"``)."""
-        import torch
         from trl import SFTConfig
 
         per_step = self.micro_batch_size * world_size
@@ -43,15 +42,8 @@ class SFTHyperparameters(StageHyperparameters):
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size*world_size "
                              f"({per_step})")
         return SFTConfig(
-            output_dir=str(Path(spec.checkpoint_dir)),  # HF writes nothing else there (save_strategy="no")
-            max_steps=spec.max_steps, seed=spec.seed, data_seed=spec.seed,
-            learning_rate=self.learning_rate, lr_scheduler_type=self.lr_scheduler_type,
-            warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
-            per_device_train_batch_size=self.micro_batch_size, gradient_accumulation_steps=self.batch_size // per_step,
+            **self.trainer_arguments(spec, per_device=self.micro_batch_size, accumulation=self.batch_size // per_step),
             max_length=self.max_length, completion_only_loss=True, loss_type=self.loss_type, packing=False,
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-            bf16=self.bf16, gradient_checkpointing=self.gradient_checkpointing,
-            use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
         )
 
 

@@ -71,7 +71,6 @@ class SRLHyperparameters(StageHyperparameters):
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``GRPOConfig`` for this job (saving is ours: ``save_strategy="no"``)."""
-        import torch
         from trl import GRPOConfig
 
         completions = self.batch_prompts * self.num_generations
@@ -80,18 +79,11 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError(f"batch_prompts*num_generations ({completions}) must be a multiple of "
                              f"micro_batch_size*world_size ({per_step})")
         return GRPOConfig(
-            output_dir=str(Path(spec.checkpoint_dir)),  # HF writes nothing else there (save_strategy="no")
-            max_steps=spec.max_steps, seed=spec.seed, data_seed=spec.seed,
-            learning_rate=self.learning_rate, lr_scheduler_type=self.lr_scheduler_type,
-            warmup_steps=self.warmup_steps, weight_decay=self.weight_decay, max_grad_norm=self.max_grad_norm,
-            per_device_train_batch_size=self.micro_batch_size, gradient_accumulation_steps=completions // per_step,
+            **self.trainer_arguments(spec, per_device=self.micro_batch_size, accumulation=completions // per_step),
             num_generations=self.num_generations, temperature=self.temperature, top_p=self.top_p,
             max_completion_length=self.max_completion_length, loss_type=self.loss_type, epsilon=self.epsilon,
-            scale_rewards=self.scale_rewards, beta=self.beta,
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-            bf16=self.bf16, gradient_checkpointing=self.gradient_checkpointing, use_vllm=self.use_vllm,
-            use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, dataloader_num_workers=0,
-            log_completions=False,
+            scale_rewards=self.scale_rewards, beta=self.beta, use_vllm=self.use_vllm,
+            remove_unused_columns=False, log_completions=False,
         )
 
 

@@ -83,8 +83,12 @@ def test_every_stage_trainer_selects_after_its_own_callbacks_and_checkpoints_the
                              per_device_train_batch_size=1, lr_scheduler_type="constant", max_grad_norm=0.0,
                              report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True, disable_tqdm=True)
     data = [{"x": torch.ones(3)} for _ in range(10)]
-    trainer = StageTrainer(model=Drift(), args=args, train_dataset=data, selection=sel,
-                           data_collator=lambda rows: {"x": torch.stack([r["x"] for r in rows]).sum(0)})
+
+    def stage_trainer(selection):
+        return StageTrainer(model=Drift(), args=args, train_dataset=data, selection=selection,
+                            data_collator=lambda rows: {"x": torch.stack([r["x"] for r in rows]).sum(0)})
+
+    trainer = stage_trainer(sel)
     trainer.train()
     assert [p["step"] for p in sel.curve] == [0, 3]
     assert sel.best_step == 3 and torch.allclose(trainer.model.trained, torch.full((3,), 0.3))
@@ -92,7 +96,6 @@ def test_every_stage_trainer_selects_after_its_own_callbacks_and_checkpoints_the
     state = trainer.job_state()["selection"]
     assert state["best_step"] == 3 and [p["step"] for p in state["curve"]] == [0, 3]
     fresh = CheckpointSelection(5, lambda model, tok: (0.0, 0.0), tmp_path / "sel")
-    again = StageTrainer(model=Drift(), args=args, train_dataset=data, selection=fresh,
-                         data_collator=lambda rows: {"x": torch.stack([r["x"] for r in rows]).sum(0)})
+    again = stage_trainer(fresh)
     again.load_job_state(trainer.job_state())
     assert again.selection_summary()["best_step"] == 3

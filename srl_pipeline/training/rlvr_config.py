@@ -24,8 +24,7 @@ class RLVRHyperparameters(SRLHyperparameters):
     progress_credit: float = 0.0          # see plan_reward; 0 = outcome only
     validation_tasks: int = 16            # validation scenarios scored (greedy plans) before/after
     negative_advantages: bool = True      # False: a plan below its group's mean gets advantage 0, not a push away
-    replay_wins: int = 0                  # verified winning plans replayed per step from the wins buffer (win_replay.py)
-    replay_advantage: float = 1.0         # the advantage of every turn of a replayed win
+    # replay_wins / replay_advantage (SRL's keys): verified winning plans replayed per step, every turn at the advantage
     search_samples: int = 0               # plans sampled per train scenario before step 1 to fill the wins buffer
     search_temperature: float = 1.0
     search_menu_constrained: bool = True  # the search's action calls stay on the menu, as a game engine would offer them
@@ -36,12 +35,10 @@ class RLVRHyperparameters(SRLHyperparameters):
             raise ValueError("progress_credit must be in [0, 1): a success must outrank any failure")
         if self.max_plan_steps < 1:
             raise ValueError("max_plan_steps must be >= 1")
-        if self.replay_wins < 0 or self.search_samples < 0:
-            raise ValueError("replay_wins and search_samples must be >= 0")
+        if self.search_samples < 0:
+            raise ValueError("search_samples must be >= 0")
         if self.search_samples and not self.replay_wins:
             raise ValueError("search_samples needs replay_wins > 0: the search only fills the wins buffer")
-        if not 0.0 < self.replay_advantage <= 10.0:
-            raise ValueError("replay_advantage must be in (0, 10]")
         if self.search_temperature <= 0.0:
             raise ValueError("search_temperature must be > 0")
 

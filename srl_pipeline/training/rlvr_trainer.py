@@ -37,7 +37,7 @@ import torch
 from trl.trainer.utils import use_adapter
 
 from ..game.rules import ruleset_from_artifact
-from .generation import merged_lora, render_prompts
+from .generation import merged_lora
 from .grpo.dynamic_sampling import select_groups
 from .grpo.trainer import GRPOStageTrainer, grpo_trainer_kwargs
 from .job_runner import Reporter, StageJob, run_stage_job
@@ -170,10 +170,7 @@ class RLVRTrainer(GRPOStageTrainer):
         """Every turn of every plan as one training row, with its plan's advantage in its group
         (none below 0 when ``negative_advantages`` is off), then every turn of each replayed win
         with ``replay_advantage``."""
-        tok = self._tokenizer
-        device = self.accelerator.device
         prompts, completions, advantages = [], [], []
-        masked: list[bool] = []
         for group in groups:
             r = torch.tensor([ro.reward for ro in group], dtype=torch.float32)
             adv = group_advantages(r, self.hp.scale_rewards)
@@ -184,60 +181,16 @@ class RLVRTrainer(GRPOStageTrainer):
                     prompts.append(turn.prompt)
                     completions.append(turn.completion_ids)
                     advantages.append(a)
-                    masked.append(False)
         for win in replay:
             for prompt, ids in win.turns:
                 prompts.append(prompt)
                 completions.append(list(ids))
                 advantages.append(self.hp.replay_advantage)
-                masked.append(False)
-        # TRL splits the batch into steps_per_generation equal micro-batches (gradient accumulation):
-        # pad the row count with fully masked copies, which add nothing to the loss.
-        chunks = self.args.steps_per_generation
-        for i in range((-len(prompts)) % chunks):
-            prompts.append(prompts[i])
-            completions.append(completions[i])
-            advantages.append(0.0)
-            masked.append(True)
-        side = tok.padding_side
-        tok.padding_side = "left"
-        try:
-            enc = tok(render_prompts(tok, prompts, self.chat), return_tensors="pt", padding=True,
-                      add_special_tokens=False)
-        finally:
-            tok.padding_side = side
-        width = max(1, max(len(c) for c in completions))
-        completion_ids = torch.full((len(completions), width), tok.pad_token_id, dtype=torch.long)
-        completion_mask = torch.zeros((len(completions), width), dtype=torch.long)
-        for row, ids in enumerate(completions):
-            completion_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-            completion_mask[row, :len(ids)] = 0 if masked[row] else 1
-        prompt_ids, prompt_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-        completion_ids, completion_mask = completion_ids.to(device), completion_mask.to(device)
-        n_tokens = int(prompt_mask.sum() + completion_mask.sum())
-        self.state.num_input_tokens_seen += n_tokens
-        self._metrics["train"]["num_tokens"] = [self.state.num_input_tokens_seen]
-        self._metrics["train"]["completions/mean_length"].append(float(completion_mask.sum(1).float().mean()))
-        out = {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
-               "completion_mask": completion_mask,
-               "advantages": torch.tensor(advantages, dtype=torch.float32, device=device),
-               "num_items_in_batch": self.accelerator.gather(completion_mask.sum()).sum()}
-        if self.beta != 0.0:
-            out["ref_per_token_logps"] = self._reference_logps(prompt_ids, prompt_mask, completion_ids, completion_mask)
+        out = self._rows_batch(self._encode_prompts(prompts), completions, advantages)
+        mask = out["completion_mask"]
+        self._metrics["train"]["completions/mean_length"].append(float(mask.sum(1).float().mean()))
+        out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
         return out
-
-    @torch.no_grad()
-    def _reference_logps(self, prompt_ids, prompt_mask, completion_ids, completion_mask) -> torch.Tensor:
-        """Per-token log-probs of the KL reference: the frozen ``ref`` copy of the initial (SRL)
-        adapter when there is one, else the base model (adapters disabled)."""
-        model = self.accelerator.unwrap_model(self.model)
-        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        with use_adapter(model, adapter_name="ref" if "ref" in model.peft_config else None):
-            logps, _, _ = self._get_per_token_logps_and_entropies(
-                self.model, input_ids, attention_mask, completion_ids.size(1),
-                batch_size=self.args.per_device_train_batch_size)
-        return logps
 
     def summary_metrics(self, hp: Any) -> dict[str, Any]:
         search = {f"search_{k}": v for k, v in self.search_stats.items()}   # plays, successes, wins kept, scenarios won

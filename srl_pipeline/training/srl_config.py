@@ -55,6 +55,9 @@ class SRLHyperparameters(StageHyperparameters):
     reward: str = "paper"                 # paper (difflib over the whole step) | decision (rewards/srl_decision.py) | effect (srl_effect.py)
     menu_constrained: bool = False        # sampled action calls stay on the prompt's menu (menu_constraint.py)
     group_exploration: str = "sample"     # sample | menu: each completion of a group commits to another menu action (grpo/menu_groups.py)
+    replay_wins: int = 0                  # wins replayed per step from the stage's wins buffer (win_replay.py): SRL's are the
+                                          # model's own sampled steps whose call does what the expert's does; RLVR's, winning plans
+    replay_advantage: float = 1.0         # the advantage of every replayed row
 
     def validate(self) -> None:
         super().validate()
@@ -68,6 +71,10 @@ class SRLHyperparameters(StageHyperparameters):
             raise ValueError(f"group_exploration must be one of {', '.join(EXPLORATIONS)}")
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}")
+        if self.replay_wins < 0:
+            raise ValueError("replay_wins must be >= 0")
+        if not 0.0 < self.replay_advantage <= 10.0:
+            raise ValueError("replay_advantage must be in (0, 10]")
 
     def trl_config(self, spec: TrainingJobSpec, world_size: int = 1):
         """TRL's ``GRPOConfig`` for this job (saving is ours: ``save_strategy="no"``)."""

@@ -10,7 +10,9 @@ and for the trained model.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,95 @@ from .job_runner import Reporter, StageJob, run_stage_job
 from .hyperparameters import StageHyperparameters
 from .job_spec import TrainingJobSpec
 from .rewards import reward_function, srl_reward_func
+from .rewards.trl_adapters import completion_text
+from .rewards.srl_effect import call_reward
 from .srl_config import SRLHyperparameters, resolve_hyperparameters
+from .win_replay import Win, WinsBuffer
 
 __all__ = ["SRLTrainer", "load_srl_examples", "mean_srl_reward", "run_srl", "to_train_dataset",
            "validation_reward_scorer"]
 
 
 class SRLTrainer(GRPOStageTrainer):
-    """The shared GRPO trainer on the SRL dataset (``prompt``, ``target``); pass ``reward_funcs=srl``."""
+    """The shared GRPO trainer on the SRL dataset (``prompt``, ``target``); pass ``reward_funcs=srl``.
+
+    With ``replay_wins`` > 0 (and the species' ``ruleset``), every sampled step whose action call does
+    in the prompt's state what the expert's does (the simulator judges it:
+    :func:`~.rewards.srl_effect.call_reward`) goes into a wins buffer (:mod:`.win_replay`), and
+    ``replay_wins`` of them are added to each later step's batch with ``replay_advantage``:
+    self-imitation of the model's own right decisions (arXiv 1806.05635), so a right call that one
+    group of four sampled once is learnt from again, not once. The replayed rows are the model's own
+    tokens (its think, title and line), never the expert's; the KL term applies to them too."""
+
+    def __init__(self, *args: Any, replay_wins: int = 0, replay_advantage: float = 1.0, ruleset: Any = None,
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if replay_wins and ruleset is None:
+            raise ValueError("replay_wins needs the species' rules (the dataset's 'rules') to judge decisions")
+        self.replay_wins = int(replay_wins)
+        self.replay_advantage = float(replay_advantage)
+        self.ruleset = ruleset
+        self.wins = WinsBuffer()
+
+    def extra_job_state(self) -> dict[str, Any]:
+        return {**super().extra_job_state(), "wins": self.wins.state()}
+
+    def load_extra_job_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_job_state(state)
+        self.wins.load_state(state.get("wins"))
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if self.replay_wins and self.model.training:
+            new = 0
+            for row, completion, ids in zip(inputs, completions, completion_ids_list):
+                prompt, text = completion_text(row["prompt"]), completion_text(completion)
+                try:
+                    right = call_reward(text, row["target"], prompt, self.ruleset) == 1.0
+                except ValueError:   # a prompt whose state cannot be read: not judged
+                    continue
+                if right:
+                    task = int(hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:12], 16)
+                    new += self.wins.add_win(Win(task, (text,), ((prompt, tuple(int(i) for i in ids)),)))
+            self._metrics["train"]["srl/new_wins"].append(float(new))
+        return rewards
+
+    def _generate_and_score_completions(self, inputs):
+        batch = super()._generate_and_score_completions(inputs)
+        if not self.model.training or not self.replay_wins:
+            return batch
+        rng = random.Random(f"srl-replay:{self.args.seed}:{self.state.global_step}")
+        replay = self.wins.sample(self.replay_wins, rng)
+        m = self._metrics["train"]
+        m["srl/wins_buffer"].append(float(len(self.wins)))
+        m["srl/replayed_wins"].append(float(len(replay)))
+        if not replay:
+            return batch
+        raw = [[{"role": "user", "content": w.turns[0][0]}] if self._conversational else w.turns[0][0] for w in replay]
+        prompt_ids, _, _ = self._tokenize_prompts(raw)    # as TRL tokenized them for generation
+        rows = self._rows_batch(prompt_ids, [list(w.turns[0][1]) for w in replay],
+                                [self.replay_advantage] * len(replay))
+        if "old_per_token_logps" in batch:
+            raise NotImplementedError("replay_wins needs one optimizer step per generation batch "
+                                      "(TRL's old_per_token_logps are not computed for replayed rows)")
+        batch = self._concat([batch, rows])
+        batch["num_items_in_batch"] = self._global_items(batch)
+        return batch
+
+    def _extra_record(self, logs: dict[str, float]) -> dict[str, Any]:
+        if not self.replay_wins:
+            return {}
+        return {"new_wins": logs.get("srl/new_wins"), "wins_buffer": logs.get("srl/wins_buffer"),
+                "replayed_wins": logs.get("srl/replayed_wins")}
+
+    def summary_metrics(self, hp: Any) -> dict[str, Any]:
+        extra = {"wins_buffer": len(self.wins), "wins_prompts": self.wins.scenarios()} if self.replay_wins else {}
+        return {**super().summary_metrics(hp), **extra}
+
+    @property
+    def _conversational(self) -> bool:
+        sample = self.train_dataset[0]["prompt"] if self.train_dataset is not None and len(self.train_dataset) else ""
+        return not isinstance(sample, str)
 
 
 def load_srl_examples(path: str | Path) -> list[dict[str, Any]]:
@@ -122,12 +205,13 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     if not train:
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
-    ruleset = dataset_ruleset(spec.dataset) if hp.reward in ("effect", "call") else None
+    ruleset = dataset_ruleset(spec.dataset) if hp.reward in ("effect", "call") or hp.replay_wins else None
 
     def build(model, tokenizer, chat, common):
         selection = validation_selection(spec, hp, [e for e in examples if e["split"] == "validation"], chat)
         return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat),
-                          processing_class=tokenizer, selection=selection, **common, **grpo_trainer_kwargs(hp))
+                          processing_class=tokenizer, selection=selection, replay_wins=hp.replay_wins,
+                          replay_advantage=hp.replay_advantage, ruleset=ruleset, **common, **grpo_trainer_kwargs(hp))
 
     score = validation_reward_scorer(validation, hp, ruleset)
     return run_stage_job(StageJob(spec, hp, len(train), len(validation), build, score), reporter)

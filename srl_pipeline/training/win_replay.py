@@ -54,18 +54,19 @@ class WinsBuffer:
     def add(self, rollouts: Iterable[Any], task: int | None = None) -> int:
         """Keep the successful ``rollouts`` (``PlanRollout``) played on train scenario ``task``
         (default: each rollout's ``task_index``); returns how many were new."""
-        new = 0
-        for ro in rollouts:
-            if not ro.success:
-                continue
-            key = (int(ro.task_index if task is None else task), tuple(ro.plan))
-            if key in self._wins:
-                continue
-            self._wins[key] = Win(key[0], key[1], tuple((t.prompt, tuple(t.completion_ids)) for t in ro.turns))
-            new += 1
+        return sum(self.add_win(Win(int(ro.task_index if task is None else task), tuple(ro.plan),
+                                    tuple((t.prompt, tuple(t.completion_ids)) for t in ro.turns)))
+                   for ro in rollouts if ro.success)
+
+    def add_win(self, win: Win) -> bool:
+        """Keep ``win`` unless the same (task, plan) is kept already; the oldest go past ``capacity``."""
+        key = (win.task, win.plan)
+        if key in self._wins:
+            return False
+        self._wins[key] = win
         while len(self._wins) > self.capacity:
             self._wins.pop(next(iter(self._wins)))
-        return new
+        return True
 
     def sample(self, n: int, rng: random.Random) -> list[Win]:
         """``n`` wins drawn without replacement (all of them when there are fewer), spread over

@@ -183,3 +183,58 @@ def test_kl_bound_is_checked_on_window_means_so_one_estimator_spike_is_not_drift
     assert window_max([0.02, 0.02, 0.2, 0.02, 0.02], 3) == pytest.approx(0.08)    # diluted under the bound
     assert window_max([0.12, 0.13, 0.14], 3) == pytest.approx(0.13)               # a drift is caught
     assert window_max([0.3], 3) == 0.3 and window_max([], 3) is None
+
+
+# ------------------------------------------------------------------------------------------------
+# Replay of the model's own right decisions (replay_wins)
+# ------------------------------------------------------------------------------------------------
+
+def test_right_decisions_are_kept_and_replayed_with_their_own_tokens(tiny_model_dir, tmp_path):
+    from pathlib import Path
+
+    from srl_pipeline.game.rules import RuleSet
+    from srl_pipeline.game.simulator import Simulator
+    from srl_pipeline.game.sources import GameFiles
+    from srl_pipeline.game.turn import turn_prompt
+
+    rules = RuleSet.resolve(GameFiles(Path(__file__).resolve().parents[2] / "configs" / "game").load_rules("vampire"), [])
+    state = Simulator(rules).initial_state({"trust": 2, "location": "dwelling", "time": "night"})
+    prompt = turn_prompt("vampire", "extract_secret", rules, state, "- [voice] v",
+                         ['1. **Hello** converse(topic=lineage) | "Good evening."'])
+    expert = '2. **Of the old wars** converse(topic=old_wars) | "In the old wars I watched priests fall."'
+    right = '\n<think>I will talk.</think>\n' + expert.replace("topic=old_wars", "topic=the_castle")  # same effect
+    wrong = '\n<think>I will ask.</think>\n2. **Tell me** ask_secret(about=hunters) | "Tell me of the hunters."'
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, replay_wins=2, replay_advantage=0.5,
+                           ruleset=rules)
+    trainer.model.train()
+    tok = trainer.processing_class
+    rows = [{"prompt": prompt, "target": expert}] * 2
+    ids = [tok(t, add_special_tokens=False).input_ids for t in (right, wrong)]
+    trainer._calculate_rewards(rows, [prompt] * 2, [right, wrong], ids)
+    assert len(trainer.wins) == 1                                      # the simulator's verdict: same effect
+    trainer._calculate_rewards(rows[:1], [prompt], [right], ids[:1])
+    assert len(trainer.wins) == 1                                      # the same completion is kept once
+
+    G = trainer.num_generations
+    out = trainer._generate_and_score_completions(_batch(["live 0: the vampire meets a mortal.",
+                                                          "live 1: the vampire meets a mortal."]))
+    assert out["completion_ids"].size(0) == 2 * G + 1                  # the batch plus the one win
+    assert out["advantages"][-1].item() == pytest.approx(0.5)
+    last = out["completion_ids"][-1][out["completion_mask"][-1].bool()].tolist()
+    assert last == ids[0]                                              # the model's own tokens, not the expert's
+    assert tok.decode(out["prompt_ids"][-1][out["prompt_mask"][-1].bool()]) == prompt
+    assert "ref_per_token_logps" in out and out["ref_per_token_logps"].size(0) == 2 * G + 1
+    assert int(out["num_items_in_batch"]) == int(out["completion_mask"].sum())
+    state = trainer.extra_job_state()["wins"]
+    trainer.wins.load_state([])
+    trainer.load_extra_job_state({"wins": state})                       # a resumed job replays the same wins
+    assert len(trainer.wins) == 1
+
+
+def test_replay_needs_the_rules_and_sane_values(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="rules"):
+        make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, replay_wins=2)
+    with pytest.raises(ValueError, match="replay_wins"):
+        SRLHyperparameters(replay_wins=-1).validate()
+    with pytest.raises(ValueError, match="replay_advantage"):
+        SRLHyperparameters(replay_advantage=0.0).validate()

@@ -83,16 +83,16 @@ class SRLTrainer(GRPOStageTrainer):
         m = self._metrics["train"]
         m["srl/wins_buffer"].append(float(len(self.wins)))
         m["srl/replayed_wins"].append(float(len(replay)))
-        if not replay:
-            return batch
-        raw = [[{"role": "user", "content": w.turns[0][0]}] if self._conversational else w.turns[0][0] for w in replay]
-        prompt_ids, _, _ = self._tokenize_prompts(raw)    # as TRL tokenized them for generation
-        rows = self._rows_batch(prompt_ids, [list(w.turns[0][1]) for w in replay],
-                                [self.replay_advantage] * len(replay))
-        if "old_per_token_logps" in batch:
-            raise NotImplementedError("replay_wins needs one optimizer step per generation batch "
-                                      "(TRL's old_per_token_logps are not computed for replayed rows)")
-        batch = self._concat([batch, rows])
+        if replay:
+            raw = [[{"role": "user", "content": w.turns[0][0]}] if self._conversational else w.turns[0][0] for w in replay]
+            prompt_ids, _, _ = self._tokenize_prompts(raw)    # as TRL tokenized them for generation
+            rows = self._rows_batch(prompt_ids, [list(w.turns[0][1]) for w in replay],
+                                    [self.replay_advantage] * len(replay))
+            if "old_per_token_logps" in batch:
+                raise NotImplementedError("replay_wins needs one optimizer step per generation batch "
+                                          "(TRL's old_per_token_logps are not computed for replayed rows)")
+            batch = self._concat([batch, rows])
+        # a collective on every rank, whether this rank replayed anything or not (torchrun)
         batch["num_items_in_batch"] = self._global_items(batch)
         return batch
 

@@ -95,7 +95,7 @@ def tiny_spec(tmp: Path, model_dir: Path, **overrides: Any) -> TrainingJobSpec:
                 dataset=str(write_srl_dataset(tmp / "srl_dataset.json")), output_dir=str(tmp / "out"),
                 checkpoint_dir=str(tmp / "ckpt"),
                 hyperparameters={"profile": "test", "max_completion_length": 8, "validation_max_new_tokens": 8,
-                                 "validation_examples": 2},
+                                 "validation_examples": 2, "replay_wins": 0},   # no rules to judge decisions by
                 max_steps=4, checkpoint_every_steps=2, keep_checkpoints=2)
     data.update(overrides)
     return TrainingJobSpec(**data)

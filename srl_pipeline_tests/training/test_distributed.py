@@ -41,9 +41,11 @@ def _hp(stage: str) -> dict:
         return {"profile": "test", "batch_size": 4, "micro_batch_size": 2, "validation_examples": 1,
                 "validation_max_new_tokens": 4, "torch_threads": 1}
     # 2 prompts x 4 completions per step: micro-batches of 4; no dynamic sampling (its replacement
-    # draws are per process), the paper reward (varied on the formatted model's steps)
-    return {"profile": "test", "micro_batch_size": 4, "dynamic_sampling": False, "max_completion_length": 40,
-            "reward": "paper", "validation_examples": 1, "validation_max_new_tokens": 4, "torch_threads": 1}
+    # draws are per process) and no replay (each process keeps the wins it sampled; the tiny dataset
+    # has no rules to judge them by either), the paper reward (varied on the formatted model's steps)
+    return {"profile": "test", "micro_batch_size": 4, "dynamic_sampling": False, "replay_wins": 0,
+            "max_completion_length": 40, "reward": "paper", "validation_examples": 1, "validation_max_new_tokens": 4,
+            "torch_threads": 1}
 
 
 def _run(tmp: Path, model: Path, stage: str, processes: int, seed: int = 0, max_steps: int = 3, exit_code: int = 0,

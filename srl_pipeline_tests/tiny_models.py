@@ -95,9 +95,11 @@ def tiny_spec(tmp: Path, model_dir: Path, **overrides: Any) -> TrainingJobSpec:
                 dataset=str(write_srl_dataset(tmp / "srl_dataset.json")), output_dir=str(tmp / "out"),
                 checkpoint_dir=str(tmp / "ckpt"),
                 hyperparameters={"profile": "test", "max_completion_length": 8, "validation_max_new_tokens": 8,
-                                 "validation_examples": 2, "replay_wins": 0},   # no rules to judge decisions by
+                                 "validation_examples": 2},
                 max_steps=4, checkpoint_every_steps=2, keep_checkpoints=2)
     data.update(overrides)
+    if data["stage"] == "srl":   # the tiny dataset has no rules to judge SRL's decisions by: no replay
+        data["hyperparameters"] = {"replay_wins": 0, **data["hyperparameters"]}
     return TrainingJobSpec(**data)
 
 

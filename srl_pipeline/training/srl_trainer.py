@@ -5,7 +5,8 @@ sampling, adaptive KL bound, atomic checkpoints, history) with the SRL reward as
 function; its config is :class:`~.srl_config.SRLHyperparameters` (``configs/training/srl.yaml``).
 :func:`run_srl` is the whole job for one :class:`~.job_spec.TrainingJobSpec`, run by the one
 job driver (:mod:`.job_runner`): it scores the validation split (greedy, SRL reward) for the base
-and for the trained model.
+and for the trained model. With ``replay_wins`` the trainer also replays the model's own sampled
+steps that made the expert's decision (see :class:`SRLTrainer`).
 """
 
 from __future__ import annotations
@@ -206,6 +207,9 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
         raise ValueError(f"{spec.dataset}: no training examples (split == 'train')")
 
     ruleset = dataset_ruleset(spec.dataset) if hp.reward in ("effect", "call") or hp.replay_wins else None
+    if hp.replay_wins and ruleset is None:
+        raise ValueError(f"{spec.dataset}: replay_wins needs the species' rules to judge decisions (the SRL dataset "
+                         "artifact's 'rules'); this one has none: set replay_wins: 0")
 
     def build(model, tokenizer, chat, common):
         selection = validation_selection(spec, hp, [e for e in examples if e["split"] == "validation"], chat)

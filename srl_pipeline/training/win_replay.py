@@ -1,4 +1,6 @@
-"""The RLVR stage's buffer of verified wins: self-imitation on the policy's own successful plans.
+"""The buffer of verified wins: self-imitation on the policy's own successful plans (RLVR) and on
+its own sampled steps that made the expert's decision (SRL, :class:`~.srl_trainer.SRLTrainer`: a
+win of one turn, keyed by its prompt).
 
 Why: on the embedded default a group of four sampled plans rarely holds a win (ghoul, lich and
 zombie played none in 20 RLVR steps), so GRPO's outcome reward gives almost no signal, and what

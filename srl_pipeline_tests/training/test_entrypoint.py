@@ -151,7 +151,7 @@ def test_sigkill_mid_run_then_restart_resumes_from_the_newest_complete_checkpoin
     max_steps = 24
     spec = tiny_spec(tmp_path, tiny_model_dir, max_steps=max_steps, checkpoint_every_steps=2, keep_checkpoints=2,
                      hyperparameters={"profile": "test", "max_completion_length": 12, "validation_examples": 1,
-                                      "validation_max_new_tokens": 4, "replay_wins": 0})
+                                      "validation_max_new_tokens": 4})
     path = spec.save(tmp_path / "spec.json")
     ckpt = Path(spec.checkpoint_dir)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

@@ -232,8 +232,14 @@ def test_right_decisions_are_kept_and_replayed_with_their_own_tokens(tiny_model_
 
 
 def test_replay_needs_the_rules_and_sane_values(tiny_model_dir, tmp_path):
+    from srl_pipeline.training.srl_trainer import run_srl
+    from srl_pipeline_tests.tiny_models import tiny_spec
+
     with pytest.raises(ValueError, match="rules"):
         make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, replay_wins=2)
+    spec = tiny_spec(tmp_path, tiny_model_dir, hyperparameters={"profile": "test", "replay_wins": 2})
+    with pytest.raises(ValueError, match=r"srl_dataset\.json: replay_wins needs the species' rules"):
+        run_srl(spec)                                      # named before any model is loaded
     with pytest.raises(ValueError, match="replay_wins"):
         SRLHyperparameters(replay_wins=-1).validate()
     with pytest.raises(ValueError, match="replay_advantage"):

@@ -58,13 +58,12 @@ class RLVRTrainer(GRPOStageTrainer):
     ``rollout`` (task ids -> one group of ``num_generations`` plans per task) replaces the
     policy's own rollouts through the simulator, e.g. with scripted plans in tests."""
 
-    def __init__(self, *args: Any, tasks: list[PlanTask], ruleset: Any, hp: RLVRHyperparameters, chat: bool = False,
+    def __init__(self, *args: Any, tasks: list[PlanTask], ruleset: Any, hp: RLVRHyperparameters,
                  rollout: Rollout | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.tasks = tasks
         self.ruleset = ruleset
         self.hp = hp
-        self.chat = chat
         self.rollout = rollout or self._rollout
         self.wins = WinsBuffer()
         self.search_done = hp.search_samples == 0

@@ -85,7 +85,7 @@ class SRLTrainer(GRPOStageTrainer):
         m["srl/wins_buffer"].append(float(len(self.wins)))
         m["srl/replayed_wins"].append(float(len(replay)))
         if replay:
-            raw = [[{"role": "user", "content": w.turns[0][0]}] if self._conversational else w.turns[0][0] for w in replay]
+            raw = [[{"role": "user", "content": w.turns[0][0]}] if self.chat else w.turns[0][0] for w in replay]
             prompt_ids, _, _ = self._tokenize_prompts(raw)    # as TRL tokenized them for generation
             rows = self._rows_batch(prompt_ids, [list(w.turns[0][1]) for w in replay],
                                     [self.replay_advantage] * len(replay))
@@ -107,10 +107,6 @@ class SRLTrainer(GRPOStageTrainer):
         extra = {"wins_buffer": len(self.wins), "wins_prompts": self.wins.scenarios()} if self.replay_wins else {}
         return {**super().summary_metrics(hp), **extra}
 
-    @property
-    def _conversational(self) -> bool:
-        sample = self.train_dataset[0]["prompt"] if self.train_dataset is not None and len(self.train_dataset) else ""
-        return not isinstance(sample, str)
 
 
 def load_srl_examples(path: str | Path) -> list[dict[str, Any]]:
@@ -214,7 +210,7 @@ def run_srl(spec: TrainingJobSpec, reporter: Reporter | None = None) -> dict[str
     def build(model, tokenizer, chat, common):
         selection = validation_selection(spec, hp, [e for e in examples if e["split"] == "validation"], chat)
         return SRLTrainer(reward_funcs=srl_reward_func(hp.reward, ruleset), train_dataset=to_train_dataset(train, chat),
-                          processing_class=tokenizer, selection=selection, replay_wins=hp.replay_wins,
+                          processing_class=tokenizer, selection=selection, chat=chat, replay_wins=hp.replay_wins,
                           replay_advantage=hp.replay_advantage, ruleset=ruleset, **common, **grpo_trainer_kwargs(hp))
 
     score = validation_reward_scorer(validation, hp, ruleset)

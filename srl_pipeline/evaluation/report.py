@@ -17,6 +17,7 @@ from typing import Any
 from ..core.atomic import atomic_write_bytes, atomic_write_json
 from ..core.catalogue import MODELS, label, table_columns
 from ..core.layout import ArtifactLayout
+from .paired_bootstrap import margin_interval
 from .plots import comparison_plot, learning_curves
 
 __all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "write_report"]
@@ -93,19 +94,29 @@ RECIPES = ("srl_rlvr", "sft", "rlvr_only")  # what the paper compares: SRL -> RL
 
 
 def verdict(results: dict[str, dict[str, dict[str, Any]]]) -> str:
-    """One plain sentence: which recipe wins on greedy test success averaged over the species, by
-    how much, and where the base and the reference rows stand."""
+    """One plain paragraph: which recipe wins on greedy test success averaged over the species, by
+    how much (with a paired bootstrap interval over the test scenarios where the evaluations keep
+    per-scenario outcomes), and where the base and the reference rows stand."""
     avg = {m: v["success_greedy"] for m, v in _average(results).items() if v.get("success_greedy") is not None}
     ranked = sorted((m for m in RECIPES if m in avg), key=lambda m: -avg[m])
     if not ranked:
         return "No recipe has been evaluated yet."
     best = ranked[0]
-    parts = [f"{label(best)} wins with {100 * avg[best]:.1f} % greedy success on the held-out test split "
-             f"(average over {len(results)} species)"]
-    others = [f"{label(m)} by {100 * (avg[best] - avg[m]):.1f} points" for m in ranked[1:]]
+    intervals = {m: margin_interval(results, best, m) for m in ranked[1:]}   # None: no per-scenario outcomes
+    within_noise = [label(m) for m, ci in intervals.items() if ci is not None and ci[0] <= 0.0]
+    parts = [f"{label(best)} {'leads' if within_noise else 'wins'} with {100 * avg[best]:.1f} % greedy success on "
+             f"the held-out test split (average over {len(results)} species)"]
+    others = [f"{label(m)} by {100 * (avg[best] - avg[m]):.1f} points"
+              + ("" if ci is None else f" (95 % interval {100 * ci[0]:+.1f} to {100 * ci[1]:+.1f})")
+              for m, ci in intervals.items()]
     if others:
         parts.append("ahead of " + " and ".join(others))
     sentence = ", ".join(parts) + "."
+    if any(ci is not None for ci in intervals.values()):
+        sentence += " Intervals: a paired bootstrap over the test scenarios."
+    if within_noise:
+        sentence += (f" The lead over {' and '.join(within_noise)} is within what the choice of test scenarios "
+                     "moves: not a win.")
     refs = [f"{label(m)} {100 * avg[m]:.1f} %" for m in ("base", "random_legal", "solver") if m in avg]
     sentence += f" For reference: {', '.join(refs)}." if refs else ""
     if "random_legal" in avg:   # the calibration a reader needs first: does the winner play better than chance?

@@ -119,7 +119,9 @@ def test_experiments_and_the_report_stay_off_the_production_path(trained):
     table = mat.metadata["success greedy (%)"].value   # the report's table itself, on the asset's page
     assert [r.data["species"] for r in table.records] == ["zombie"]   # one species: no "average" row repeating it
     assert {c.name for c in table.schema.columns} >= {"species", "Base (%)", "SFT (%)", "SRL (%)"}
-    assert "wins" in mat.metadata["verdict"].value
+    verdict = mat.metadata["verdict"].value   # a win, or a lead the test scenarios cannot separate (tiny models)
+    assert " wins with " in verdict or (" leads with " in verdict and "not a win" in verdict)
+    assert "95 % interval" in verdict   # the evaluations keep per-scenario outcomes
     for job in ("main", "rules_refresh"):  # schedules and sensors run these: no experiments in them
         keys = {k.to_user_string() for k in runner.defs.resolve_job_def(job).asset_layer.selected_asset_keys}
         assert not keys & {"sft_adapter", "rlvr_only_adapter", "experiment_evaluation", "experiment_report"}

@@ -89,3 +89,30 @@ def test_the_verdict_says_whether_the_winner_plays_better_than_a_random_legal_po
     above = verdict({"lich": species(0.10, 0.50, 0.05), "zombie": species(0.20, 0.30, 0.45)})
     assert above.endswith("SRL→RLVR beats a random legal policy by 25.0 points.")
     assert "ties it" in verdict({"lich": species(0.25, 0.25, 0.0)})
+
+
+def _played(wins: list[bool]) -> dict:
+    """A model's metrics with per-scenario outcomes (scenario ids s0, s1, ...)."""
+    return {"success_greedy": sum(wins) / len(wins),
+            "per_task": [{"scenario_id": f"s{i}", "outcome": "success" if w else "violation"}
+                         for i, w in enumerate(wins)]}
+
+
+def test_the_verdict_gives_the_margin_an_interval_and_says_when_it_is_not_a_win():
+    from srl_pipeline.evaluation.report import verdict
+
+    # SRL->RLVR wins 12 of 20 scenarios, SFT the same 12 but one: a 5-point lead the scenarios cannot separate.
+    close = {"vampire": {"srl_rlvr": _played([True] * 12 + [False] * 8),
+                         "sft": _played([True] * 11 + [False] * 9),
+                         "rlvr_only": _played([False] * 20)}}
+    text = verdict(close)
+    assert text.startswith("SRL→RLVR leads with 60.0 %")
+    assert "SFT by 5.0 points (95 % interval +0.0 to +15.0)" in text
+    assert "RLVR-only by 60.0 points (95 % interval +40.0 to +80.0)" in text
+    assert "The lead over SFT is within what the choice of test scenarios moves: not a win." in text
+    # Far apart on every scenario: a win, with its interval.
+    clear = {"vampire": {"srl_rlvr": _played([True] * 20), "sft": _played([False] * 20)}}
+    text = verdict(clear)
+    assert text.startswith("SRL→RLVR wins with 100.0 %")
+    assert "SFT by 100.0 points (95 % interval +100.0 to +100.0)" in text
+    assert "not a win" not in text

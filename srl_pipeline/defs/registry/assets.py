@@ -98,7 +98,9 @@ def registered_models(context: dg.AssetExecutionContext, training: TrainingSetti
                      "production": production.version if production else None, "adapter_version": version,
                      "lineage": lineage, "cost": candidate.cost, "metrics": candidate.metrics}
         rows.append((tier, out[tier], production))
-    artifact = {"species": species, "backend": registry.backend, "tiers": out}
+    base = evaluation["models"].get("base") or {}   # the untrained Bronze: what "learnt something" is measured against
+    artifact = {"species": species, "backend": registry.backend, "tiers": out,
+                "untrained_base": {"metric": registry.metric, "value": base.get(registry.metric)}}
     table = dg.MetadataValue.table(
         [dg.TableRecord({"tier": t, "version": o.get("registered"), "status": o["status"],
                          "production": p.version if p else None, "gate": o["gate"],

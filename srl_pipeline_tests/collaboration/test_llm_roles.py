@@ -28,7 +28,9 @@ def _settings(url: str, retriever: str = "offline", **role) -> CollaborationSett
 def test_good_answers_are_accepted_and_metered(chat_server_factory, jobs, monkeypatch):
     monkeypatch.setenv("SRL_LLM_API_KEY", "sk-test-not-a-secret")
     server = chat_server_factory(ScriptedTeam(jobs))
-    collab = build_collaboration(_settings(server.base_url), cache=None)
+    # A timeout far above the server's answer time: this test counts calls, and under a loaded CPU one answer
+    # slower than 0.5 s was retried (31 verifier calls for 30 jobs); the timeouts have their own test below.
+    collab = build_collaboration(_settings(server.base_url, timeout_s=10.0), cache=None)
     results = collab.orchestrator.run(jobs)
     assert all(r.accepted for r in results) and len(results) == len(jobs)
     usage = collab.meter.snapshot()
@@ -57,12 +59,12 @@ def test_faults_are_retried_or_counted_never_lost(chat_server_factory, jobs, mon
         if x < 0.55:
             return malformed_json() if seen == 1 else None             # broken body once
         if x < 0.65:
-            return slow(completion("too late"), 1.5) if seen <= 4 else None  # slower than the timeout, every retry
+            return slow(completion("too late"), 3.0) if seen <= 4 else None  # slower than the timeout, every retry
         return None
 
     server = chat_server_factory(ScriptedTeam(jobs, fault))
     sleeps: list[float] = []
-    collab = build_collaboration(_settings(server.base_url), cache=None)
+    collab = build_collaboration(_settings(server.base_url, timeout_s=1.0), cache=None)   # margin for a loaded CPU
     for c in collab.clients:
         c._sleep = sleeps.append  # record backoff instead of sleeping
     results = collab.orchestrator.run(jobs)

@@ -3,5 +3,7 @@
 import dagster as dg
 
 
-def check_result(passed: bool, description: str, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=passed, metadata={"result": description, **metadata})
+def check_result(passed: bool, description: str, *, warn: bool = False, **metadata) -> dg.AssetCheckResult:
+    """``warn``: a failure is reported (severity WARN) and does not stop what runs after it."""
+    severity = dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckResult(passed=passed, severity=severity, metadata={"result": description, **metadata})

@@ -108,7 +108,6 @@ class SRLTrainer(GRPOStageTrainer):
         return {**super().summary_metrics(hp), **extra}
 
 
-
 def load_srl_examples(path: str | Path) -> list[dict[str, Any]]:
     """The SRL dataset artifact (``{"examples": [...]}``, as the ``srl_dataset`` asset writes) or a bare list."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -27,8 +27,7 @@ def evaluation_kl_within_target(model_evaluation: dict, evaluation: EvaluationSe
     kls = {name: r.get("kl_to_base") for name, r in model_evaluation["models"].items()
            if name in PRODUCTION_MODELS and name != "base" and model(name).tier == "bronze"}
     ok = all(v is not None and v <= evaluation.kl_bound for v in kls.values())
-    return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "result": f"KL to base per model {kls} (target {evaluation.kl_bound})"})
+    return check_result(ok, f"KL to base per model {kls} (target {evaluation.kl_bound})", warn=True)
 
 
 EVALUATION_CHECKS = [evaluation_complete, evaluation_kl_within_target]

@@ -59,8 +59,7 @@ def lore_quarantine(monster_lore: dict) -> dg.AssetCheckResult:
     why = ("no passage quarantined" if not quarantined else
            f"{len(quarantined)} passage(s) quarantined as injection-like (left out of every prompt): "
            + "; ".join(f"{monster_lore['source']}: passage {q['id']}: {q['match']!r}" for q in quarantined))
-    return dg.AssetCheckResult(passed=not quarantined, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"result": why, "quarantined": dg.MetadataValue.json(quarantined)})
+    return check_result(not quarantined, why, warn=True, quarantined=dg.MetadataValue.json(quarantined))
 
 
 # -- lore_index -----------------------------------------------------------------------------

@@ -27,14 +27,12 @@ def tiers_beat_the_untrained_base(registered_models: dict) -> dg.AssetCheckResul
     values = {t: (o.get("metrics") or {}).get(metric) for t, o in registered_models["tiers"].items()
               if o.get("status") != "skipped"}
     if not isinstance(floor, (int, float)):
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"result": f"the evaluation has no {metric!r} for the untrained base"})
+        return check_result(False, f"the evaluation has no {metric!r} for the untrained base", warn=True)
     learnt_nothing = [t for t, v in values.items() if not isinstance(v, (int, float)) or v <= floor]
     shown = ", ".join(f"{t} {v:.3g}" if isinstance(v, (int, float)) else f"{t} none" for t, v in values.items())
     text = f"{metric}: {shown}; untrained base {floor:.3g}" + (
         f"; no better than the untrained base: {learnt_nothing}" if learnt_nothing else "")
-    return dg.AssetCheckResult(passed=not learnt_nothing, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"result": text})
+    return check_result(not learnt_nothing, text, warn=True)
 
 
 REGISTRY_CHECKS = [every_tier_in_production, tiers_beat_the_untrained_base]

@@ -30,8 +30,8 @@ def _gain_severity(result: dg.AssetCheckResult, training: TrainingSettings) -> d
     if training.reward_check_severity == "warn":
         text = result.metadata["result"].value if hasattr(result.metadata["result"], "value") else result.metadata["result"]
         note = "" if result.passed else " (severity WARN in this profile: reported, it does not stop the later steps)"
-        return dg.AssetCheckResult(passed=result.passed, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={**result.metadata, "result": f"{text}{note}"})
+        others = {k: v for k, v in result.metadata.items() if k != "result"}
+        return check_result(result.passed, f"{text}{note}", warn=True, **others)
     return result
 
 
@@ -42,11 +42,10 @@ def cost_check_result(path: Path) -> dg.AssetCheckResult:
     cost = json.loads(path.read_text(encoding="utf-8"))
     budget = cost.get("budget_usd")
     ok = not cost.get("over_budget")
-    result = check_result(ok, f"${cost['cost_usd']:.2f} for {cost['billable_seconds']} billable s "
-                              f"({cost['instance_count']} x {cost['instance_type']}, spot savings "
-                              f"{cost['spot_savings_pct']}%), budget {'none' if budget is None else f'${budget:.2f}'}",
-                          cost_usd=float(cost["cost_usd"]), budget_usd=float(budget if budget is not None else -1.0))
-    return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=result.metadata)
+    return check_result(ok, f"${cost['cost_usd']:.2f} for {cost['billable_seconds']} billable s "
+                            f"({cost['instance_count']} x {cost['instance_type']}, spot savings "
+                            f"{cost['spot_savings_pct']}%), budget {'none' if budget is None else f'${budget:.2f}'}",
+                        warn=True, cost_usd=float(cost["cost_usd"]), budget_usd=float(budget if budget is not None else -1.0))
 
 
 def health_checks(asset: str, prefix: str, kl: bool = True, tier: str = "bronze") -> list:

@@ -18,6 +18,7 @@ from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria,
 from ..core.turn_budget import TURN_TOKENS
 from .menu_constraint import MenuConstraint, cached_on_tokenizer
 from .rewards import step_end
+from .shared_prefix import plan_shared_prefixes, prefix_cache
 
 
 @contextmanager
@@ -142,9 +143,12 @@ def render_prompts(tokenizer: Any, prompts: Sequence[str], chat: bool) -> list[s
 @torch.no_grad()
 def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sample: bool = False,
                    temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = TURN_TOKENS, batch_size: int = 16,
-                   chat: bool = False, menu_constrained: bool = False) -> list[tuple[str, list[int]]]:
+                   chat: bool = False, menu_constrained: bool = False,
+                   share_prefixes: bool = True) -> list[tuple[str, list[int]]]:
     """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step.
-    ``menu_constrained``: the action call is one of the prompt's menu (:mod:`.menu_constraint`)."""
+    ``menu_constrained``: the action call is one of the prompt's menu (:mod:`.menu_constraint`).
+    ``share_prefixes``: prompts of a batch that begin alike run their common beginning once
+    (:mod:`.shared_prefix`; same completions up to float rounding)."""
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -159,13 +163,20 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
     try:
         texts = render_prompts(tokenizer, prompts, chat)
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(device)
-            width = enc["input_ids"].size(1)
+            rows = tokenizer(texts[i:i + batch_size], add_special_tokens=False)["input_ids"]
+            layout = plan_shared_prefixes(rows, tokenizer.pad_token_id) if share_prefixes else None
+            if layout is None:
+                enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt").to(device)
+                ids, mask, extra = enc["input_ids"], enc["attention_mask"], {}
+            else:
+                ids, mask = layout.ids.to(device), layout.mask.to(device)
+                extra = {"cache": prefix_cache(model, ids, mask, layout.prefix_width, layout.heads, layout.group_of_row)}
+            width = ids.size(1)
             processors = LogitsProcessorList([MenuConstraint(tokenizer, width)] if menu_constrained else [])
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=eos, stopping_criteria=StoppingCriteriaList(
-                                     [StepEndCriteria(tokenizer, width)]), logits_processor=processors, **sampling)
+            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+                                 stopping_criteria=StoppingCriteriaList([StepEndCriteria(tokenizer, width)]),
+                                 logits_processor=processors, **sampling, **extra)
             for row in gen[:, width:].tolist():
                 for j, tok in enumerate(row):
                     if tok in eos_set:

@@ -38,6 +38,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
+from ..shared_prefix import prefix_cache
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
@@ -248,12 +249,8 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
                 # the G rows of a group share their prompt: run it once and hand generate the cache
                 # (all but the last token, which generate feeds to produce the first new token), with
                 # the positions generate derives from the mask, so it is the cache generate would build
-                head_mask = mask[::G, :-1]
-                positions = (head_mask.cumsum(-1) - 1).masked_fill(head_mask == 0, 0)
-                head = unwrapped(input_ids=ids[::G, :-1], attention_mask=head_mask, position_ids=positions,
-                                 use_cache=True, logits_to_keep=1)
-                head.past_key_values.batch_repeat_interleave(G)
-                extra["cache"] = head.past_key_values
+                row_index = torch.arange(ids.size(0), device=ids.device)
+                extra["cache"] = prefix_cache(unwrapped, ids, mask, width - 1, row_index[::G], row_index // G)
             out = unwrapped.generate(input_ids=ids, attention_mask=mask, generation_config=config,
                                      logits_processor=LogitsProcessorList(processors), **extra)
         eos = set(self.eos_token_ids if isinstance(self.eos_token_ids, (list, tuple)) else [self.eos_token_ids])

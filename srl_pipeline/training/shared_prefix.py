@@ -88,7 +88,7 @@ def _cost(rows: Sequence[Sequence[int]], groups: list[tuple[list[int], int]]) ->
 def plan_shared_prefixes(rows: Sequence[Sequence[int]], pad_id: int, min_shared: int = MIN_SHARED,
                          max_cost: float = 0.8) -> SharedPrefixLayout | None:
     """The two-block layout of ``rows`` (token ids) that runs the fewest prompt tokens, or None when
-    no two rows share a beginning of ``min_shared`` tokens or the best layout would not cut the
+    no two rows share a beginning of ``min_shared`` tokens (or are the same prompt), or the best layout would not cut the
     tokens run below ``max_cost`` of the plain layout's (rows x the longest row).
 
     Rows sorted by their tokens have the longest common beginnings next to each other; groups are
@@ -100,8 +100,9 @@ def plan_shared_prefixes(rows: Sequence[Sequence[int]], pad_id: int, min_shared:
     order = sorted(range(len(rows)), key=lambda r: list(rows[r]))
     adjacent = [_common_length(rows[a], rows[b], min(len(rows[a]), len(rows[b])) - 1)
                 for a, b in zip(order, order[1:])]
+    same = [list(rows[a]) == list(rows[b]) for a, b in zip(order, order[1:])]   # a repeated prompt: always worth it
     best: tuple[int, list[tuple[list[int], int]], list[int]] | None = None
-    for threshold in sorted({c for c in adjacent if c >= min_shared}):
+    for threshold in sorted({c for c, twin in zip(adjacent, same) if c >= min_shared or (twin and c > 0)}):
         groups = _groups_at(order, adjacent, threshold)
         cost, prefix = _cost(rows, groups)
         if best is None or cost < best[0]:

@@ -38,7 +38,7 @@ from trl import GRPOTrainer
 from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
-from ..shared_prefix import prefix_cache
+from ..shared_prefix import plan_shared_prefixes, prefix_cache
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
@@ -260,51 +260,60 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
             completions.append(list(prefix) + row[:end])
         return completions
 
-    # ---- log-probabilities: each distinct prompt computed once ---------------------------------
+    # ---- log-probabilities: each common prompt beginning computed once -------------------------
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, **kwargs):
-        """TRL's log-probabilities of the completion tokens, with each distinct prompt run once.
+        """TRL's log-probabilities of the completion tokens, with the common beginning of a chunk's
+        prompts run once.
 
-        The ``num_generations`` rows of a group share their prompt, and on the tiny CPU tiers the
-        prompt is most of the tokens (about 430 of 490 in SRL): each distinct prompt of a chunk runs
-        once and every row continues from its key/value cache (selected per row, gradients flowing
-        through it): the same computation at a fraction of the cost. TRL shuffles the rows before the
-        loss, so prompts are matched by content, not position. Used where it applies (one process,
-        no multimodal inputs, some prompt shared within a chunk); anything else (RLVR's turns,
-        torchrun, vision models) takes TRL's own path."""
+        The ``num_generations`` rows of an SRL group share their whole prompt, and RLVR's turns of one
+        scenario share its species, lore and goal; on the tiny CPU tiers the prompt is most of the
+        tokens (about 430 of 490 in SRL). Each chunk's prompts are laid out by
+        :func:`..shared_prefix.plan_shared_prefixes`: the shared beginnings run once and every row
+        continues from their key/value cache (selected per row, gradients flowing through it), with
+        positions from the mask: the same computation at a fraction of the cost. TRL shuffles the rows
+        before the loss, so prompts are matched by content, not position. Used where it applies (one
+        process, no multimodal inputs); a chunk with nothing to share, torchrun and vision models take
+        TRL's own path."""
         chunk = batch_size or input_ids.size(0)
         prompt_width = input_ids.size(1) - logits_to_keep
         usable = (self.share_group_prompts and not compute_aux_loss and self.accelerator.num_processes == 1
                   and not any(v is not None for v in kwargs.values()) and prompt_width > 0)
         plans = []
         if usable:
+            pad = self._tokenizer.pad_token_id
             for start in range(0, input_ids.size(0), chunk):
-                head = torch.cat([input_ids[start:start + chunk, :prompt_width],
-                                  attention_mask[start:start + chunk, :prompt_width]], dim=1)
-                unique, inverse = torch.unique(head, dim=0, return_inverse=True)
-                plans.append((start, unique.size(0), inverse))
-            usable = any(n < input_ids[s:s + chunk].size(0) for s, n, _ in plans)
+                ids, mask = input_ids[start:start + chunk, :prompt_width], attention_mask[start:start + chunk, :prompt_width]
+                rows = [row[keep].tolist() for row, keep in zip(ids, mask.bool())]
+                plans.append((start, plan_shared_prefixes(rows, pad)))
+            usable = any(layout is not None for _, layout in plans)
         if not usable:
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
                 compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **kwargs)
         all_logps, all_entropies = [], []
-        for start, _, inverse in plans:
+        for start, layout in plans:
             ids, mask = input_ids[start:start + chunk], attention_mask[start:start + chunk]
-            firsts = torch.full((int(inverse.max()) + 1,), ids.size(0), dtype=torch.long, device=inverse.device)
-            firsts.scatter_reduce_(0, inverse, torch.arange(ids.size(0), device=inverse.device),
-                                   reduce="amin")  # one row per prompt
+            completion, valid = ids[:, prompt_width:], mask[:, prompt_width:] != 0
+            if layout is None:
+                logps, entropy, _ = super()._get_per_token_logps_and_entropies(
+                    model, ids, mask, logits_to_keep, batch_size=chunk, compute_entropy=compute_entropy)
+                all_logps.append(logps)
+                all_entropies.append(entropy)
+                continue
+            device = ids.device
+            full_ids = torch.cat([layout.ids.to(device), completion], dim=1)
+            full_mask = torch.cat([layout.mask.to(device), mask[:, prompt_width:]], dim=1)
+            split = layout.prefix_width
+            positions = (full_mask.cumsum(-1) - 1).masked_fill(full_mask == 0, 1)
             with self.accelerator.autocast():
-                head = model(input_ids=ids[firsts, :prompt_width], attention_mask=mask[firsts, :prompt_width],
-                             use_cache=True, logits_to_keep=1)
-                cache = head.past_key_values
-                cache.batch_select_indices(inverse)
-                tail = model(input_ids=ids[:, prompt_width:], attention_mask=mask, cache=cache,
-                             use_cache=True)
-            logits = torch.cat([head.logits[inverse, -1:], tail.logits[:, :-1]], dim=1)
+                cache = prefix_cache(model, full_ids, full_mask, split, layout.heads.to(device),
+                                     layout.group_of_row.to(device))
+                # logits only where they predict a completion token: from the last prompt token on
+                tail = model(input_ids=full_ids[:, split:], attention_mask=full_mask, position_ids=positions[:, split:],
+                             cache=cache, use_cache=True, logits_to_keep=completion.size(1) + 1)
+            logits = tail.logits[:, :-1]
             logps = torch.log_softmax(logits.float() / self.temperature, dim=-1)
-            completion = ids[:, prompt_width:]
-            valid = mask[:, prompt_width:] != 0
             token_logps = logps.gather(-1, completion.unsqueeze(-1)).squeeze(-1)
             all_logps.append(token_logps.masked_fill(~valid, 0.0))
             if compute_entropy:

@@ -129,3 +129,42 @@ def test_generation_from_a_shared_prompt_cache_draws_the_same_samples(tiny_model
     shared = trainer._generate_groups(rows, [11, 22], 4)
     trainer.share_group_prompts = False
     assert trainer._generate_groups(rows, [11, 22], 4) == shared
+
+
+def test_turns_that_share_a_scenarios_beginning_give_the_same_logprobs_and_gradients(tiny_model_dir, tmp_path,
+                                                                                      monkeypatch):
+    """RLVR's rows: turns of one scenario differ after the lore, and a chunk holds two scenarios."""
+    from trl import GRPOTrainer
+
+    trl_path = GRPOTrainer._get_per_token_logps_and_entropies
+    calls = []
+    monkeypatch.setattr(GRPOTrainer, "_get_per_token_logps_and_entropies",
+                        lambda self, *a, **k: calls.append(1) or trl_path(self, *a, **k))
+    trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 10})
+    trainer.model.train()
+    tok = trainer.processing_class
+    lore = {s: f"Species: {s}\nLore:\n- " + f"the {s} keeps to the night and to its old ways. " * 4 for s in ("vampire", "ghoul")}
+    prompts = [lore[s] + f"Steps so far: {n} steps.\nState now: trust={n * 2}" for s in lore for n in range(3)]
+    prompts.append("Species: zombie, alone.")
+    g = torch.Generator().manual_seed(1)
+    completions = [torch.randint(3, 200, (int(n),), generator=g).tolist() for n in torch.randint(2, 9, (7,), generator=g)]
+    batch = trainer._rows_batch([tok(p, add_special_tokens=False)["input_ids"] for p in prompts], completions, [1.0] * 7)
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    keep = batch["completion_ids"].size(1)
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    results = []
+    for share in (True, False):
+        trainer.share_group_prompts = share
+        calls.clear()
+        trainer.model.zero_grad()
+        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep, batch_size=7,
+                                                                       compute_entropy=True)
+        (logps * batch["completion_mask"]).sum().backward()
+        assert len(calls) == (0 if share else 1)
+        results.append((logps.detach(), entropy, [p.grad.clone() for p in params]))
+    (shared, ent_s, grad_s), (full, ent_f, grad_f) = results
+    assert torch.allclose(shared, full, atol=1e-5), (shared - full).abs().max()
+    assert torch.allclose(ent_s, ent_f, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
+    assert any(g.abs().sum() > 0 for g in grad_s)

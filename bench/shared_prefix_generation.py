@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         secs, outs = {}, {}
         started = time.perf_counter()
         torch.manual_seed(0)
-        search = rollout_plans(model, tok, tasks["train"][: args.scenarios], ruleset, samples=args.k, generate=gen(True))
+        search = rollout_plans(model, tok, tasks["train"][: args.scenarios], ruleset, samples=args.k,
+                               generate=gen(True))
         secs["search"], started = time.perf_counter() - started, time.perf_counter()
         greedy = rollout_plans(model, tok, tasks["test"], ruleset, generate=gen(False))
         secs["greedy plans"], started = time.perf_counter() - started, time.perf_counter()

@@ -170,7 +170,8 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
                 ids, mask, extra = enc["input_ids"], enc["attention_mask"], {}
             else:
                 ids, mask = layout.ids.to(device), layout.mask.to(device)
-                extra = {"cache": prefix_cache(model, ids, mask, layout.prefix_width, layout.heads, layout.group_of_row)}
+                extra = {"cache": prefix_cache(model, ids, mask, layout.prefix_width, layout.heads,
+                                               layout.group_of_row)}
             width = ids.size(1)
             processors = LogitsProcessorList([MenuConstraint(tokenizer, width)] if menu_constrained else [])
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,

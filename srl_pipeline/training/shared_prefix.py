@@ -88,8 +88,9 @@ def _cost(rows: Sequence[Sequence[int]], groups: list[tuple[list[int], int]]) ->
 def plan_shared_prefixes(rows: Sequence[Sequence[int]], pad_id: int, min_shared: int = MIN_SHARED,
                          max_cost: float = 0.8) -> SharedPrefixLayout | None:
     """The two-block layout of ``rows`` (token ids) that runs the fewest prompt tokens, or None when
-    no two rows share a beginning of ``min_shared`` tokens (or are the same prompt), or the best layout would not cut the
-    tokens run below ``max_cost`` of the plain layout's (rows x the longest row).
+    no two rows share a beginning of ``min_shared`` tokens (or are the same prompt), or when the best
+    layout would not cut the tokens run below ``max_cost`` of the plain layout's (rows x the longest
+    row).
 
     Rows sorted by their tokens have the longest common beginnings next to each other; groups are
     the runs whose neighbours share at least a threshold, and every threshold the neighbours offer

@@ -38,8 +38,8 @@ from trl import GRPOTrainer
 from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
-from ..shared_prefix import plan_shared_prefixes, prefix_cache
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
+from ..shared_prefix import plan_shared_prefixes, prefix_cache
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
 from .menu_groups import EXPLORATIONS, group_prefixes
@@ -283,8 +283,9 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
         if usable:
             pad = self._tokenizer.pad_token_id
             for start in range(0, input_ids.size(0), chunk):
-                ids, mask = input_ids[start:start + chunk, :prompt_width], attention_mask[start:start + chunk, :prompt_width]
-                rows = [row[keep].tolist() for row, keep in zip(ids, mask.bool())]
+                ids = input_ids[start:start + chunk, :prompt_width]
+                mask = attention_mask[start:start + chunk, :prompt_width].bool()
+                rows = [row[keep].tolist() for row, keep in zip(ids, mask)]
                 plans.append((start, plan_shared_prefixes(rows, pad)))
             usable = any(layout is not None for _, layout in plans)
         if not usable:
@@ -310,8 +311,9 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
                 cache = prefix_cache(model, full_ids, full_mask, split, layout.heads.to(device),
                                      layout.group_of_row.to(device))
                 # logits only where they predict a completion token: from the last prompt token on
-                tail = model(input_ids=full_ids[:, split:], attention_mask=full_mask, position_ids=positions[:, split:],
-                             cache=cache, use_cache=True, logits_to_keep=completion.size(1) + 1)
+                tail = model(input_ids=full_ids[:, split:], attention_mask=full_mask,
+                             position_ids=positions[:, split:], cache=cache, use_cache=True,
+                             logits_to_keep=completion.size(1) + 1)
             logits = tail.logits[:, :-1]
             logps = torch.log_softmax(logits.float() / self.temperature, dim=-1)
             token_logps = logps.gather(-1, completion.unsqueeze(-1)).squeeze(-1)

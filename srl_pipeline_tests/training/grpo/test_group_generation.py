@@ -143,12 +143,15 @@ def test_turns_that_share_a_scenarios_beginning_give_the_same_logprobs_and_gradi
     trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 10})
     trainer.model.train()
     tok = trainer.processing_class
-    lore = {s: f"Species: {s}\nLore:\n- " + f"the {s} keeps to the night and to its old ways. " * 4 for s in ("vampire", "ghoul")}
+    lore = {s: f"Species: {s}\nLore:\n- " + f"the {s} keeps to the night and to its old ways. " * 4
+            for s in ("vampire", "ghoul")}
     prompts = [lore[s] + f"Steps so far: {n} steps.\nState now: trust={n * 2}" for s in lore for n in range(3)]
     prompts.append("Species: zombie, alone.")
     g = torch.Generator().manual_seed(1)
-    completions = [torch.randint(3, 200, (int(n),), generator=g).tolist() for n in torch.randint(2, 9, (7,), generator=g)]
-    batch = trainer._rows_batch([tok(p, add_special_tokens=False)["input_ids"] for p in prompts], completions, [1.0] * 7)
+    lengths = torch.randint(2, 9, (7,), generator=g).tolist()
+    completions = [torch.randint(3, 200, (n,), generator=g).tolist() for n in lengths]
+    prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    batch = trainer._rows_batch(prompt_ids, completions, [1.0] * 7)
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
     mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
     keep = batch["completion_ids"].size(1)

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["SharedPrefixLayout", "plan_shared_prefixes", "prefix_cache"]
+__all__ = ["SharedPrefixLayout", "mask_positions", "plan_shared_prefixes", "prefix_cache"]
 
 # A shorter common beginning saves too little to pay for the extra padding of the two-block layout.
 MIN_SHARED = 32
@@ -130,14 +130,19 @@ def plan_shared_prefixes(rows: Sequence[Sequence[int]], pad_id: int, min_shared:
     return SharedPrefixLayout(ids, mask, prefix_width, heads, torch.tensor(group_of_row))
 
 
+def mask_positions(mask: torch.Tensor) -> torch.Tensor:
+    """Each real token's position: how many real tokens precede it in its row, as ``generate``
+    derives them (padding, wherever it sits, gets 0 and is masked out)."""
+    return (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+
+
 def prefix_cache(model: Any, ids: torch.Tensor, mask: torch.Tensor, width: int, heads: torch.Tensor,
                  group_of_row: torch.Tensor) -> Any:
     """The key/value cache of the first ``width`` columns for every row, computed on the ``heads``
     rows only and selected per row (``group_of_row``), with the positions ``generate`` derives
     from the mask: the cache ``generate`` would have built for those columns itself."""
     head_ids, head_mask = ids[heads, :width], mask[heads, :width]
-    positions = (head_mask.cumsum(-1) - 1).masked_fill(head_mask == 0, 0)
-    out = model(input_ids=head_ids, attention_mask=head_mask, position_ids=positions, use_cache=True,
+    out = model(input_ids=head_ids, attention_mask=head_mask, position_ids=mask_positions(head_mask), use_cache=True,
                 logits_to_keep=1)
     cache = out.cache
     cache.batch_select_indices(group_of_row.to(head_ids.device))

@@ -11,7 +11,7 @@ torch.set_num_threads(1)
 
 from srl_pipeline.training.base_models import load_model  # noqa: E402
 from srl_pipeline.training.generation import generate_steps  # noqa: E402
-from srl_pipeline.training.shared_prefix import plan_shared_prefixes, prefix_cache  # noqa: E402
+from srl_pipeline.training.shared_prefix import mask_positions, plan_shared_prefixes, prefix_cache  # noqa: E402
 
 PAD = 1
 LORE = list(range(100, 160))          # 60 tokens two scenarios' prompts begin with
@@ -51,7 +51,7 @@ def test_the_prefix_cache_gives_the_plain_layouts_logits(tiny_model_dir):
     assert layout is not None and layout.prefix_width > 0
     with torch.no_grad():
         cache = prefix_cache(model, layout.ids, layout.mask, layout.prefix_width, layout.heads, layout.group_of_row)
-        positions = (layout.mask.cumsum(-1) - 1).masked_fill(layout.mask == 0, 1)
+        positions = mask_positions(layout.mask)
         shared = model(input_ids=layout.ids[:, layout.prefix_width:], attention_mask=layout.mask,
                        position_ids=positions[:, layout.prefix_width:], cache=cache).logits[:, -1]
         plain = torch.stack([model(input_ids=torch.tensor([row])).logits[0, -1] for row in rows])

@@ -39,7 +39,7 @@ from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
-from ..shared_prefix import plan_shared_prefixes, prefix_cache
+from ..shared_prefix import mask_positions, plan_shared_prefixes, prefix_cache
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
 from .menu_groups import EXPLORATIONS, group_prefixes
@@ -306,7 +306,7 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
             full_ids = torch.cat([layout.ids.to(device), completion], dim=1)
             full_mask = torch.cat([layout.mask.to(device), mask[:, prompt_width:]], dim=1)
             split = layout.prefix_width
-            positions = (full_mask.cumsum(-1) - 1).masked_fill(full_mask == 0, 1)
+            positions = mask_positions(full_mask)
             with self.accelerator.autocast():
                 cache = prefix_cache(model, full_ids, full_mask, split, layout.heads.to(device),
                                      layout.group_of_row.to(device))

@@ -82,13 +82,41 @@ def test_a_rows_call_is_held_to_its_targets_whatever_the_model_prefers(tiny_mode
         assert call.split(" |", 1)[0].strip() in {"move(to=castle)", "move(to=forest)"}, call
 
 
-def test_a_groups_prompt_run_once_gives_the_same_logprobs_and_gradients(tiny_model_dir, tmp_path, monkeypatch):
+@pytest.fixture
+def trl_calls(monkeypatch) -> list:
+    """Counts the calls that reach TRL's own log-prob path (the fallback of the shared one)."""
     from trl import GRPOTrainer
 
     trl_path = GRPOTrainer._get_per_token_logps_and_entropies
-    calls = []
+    calls: list = []
     monkeypatch.setattr(GRPOTrainer, "_get_per_token_logps_and_entropies",
                         lambda self, *a, **k: calls.append(1) or trl_path(self, *a, **k))
+    return calls
+
+
+def _assert_shared_path_matches_trls(trainer, ids, mask, completion_mask, chunk: int, calls: list) -> None:
+    """Log-probs, entropies and gradients of the shared-prefix path equal TRL's, and the shared path
+    did not fall back to TRL's."""
+    keep = completion_mask.size(1)
+    params = [p for p in trainer.model.parameters() if p.requires_grad]
+    results = []
+    for share in (True, False):
+        trainer.share_group_prompts = share
+        calls.clear()
+        trainer.model.zero_grad()
+        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep,
+                                                                       batch_size=chunk, compute_entropy=True)
+        (logps * completion_mask).sum().backward()
+        assert len(calls) == (0 if share else 1)   # the shared path did not fall back to TRL's
+        results.append((logps.detach(), entropy, [p.grad.clone() for p in params]))
+    (shared, ent_s, grad_s), (full, ent_f, grad_f) = results
+    assert torch.allclose(shared, full, atol=1e-5), (shared - full).abs().max()
+    assert torch.allclose(ent_s, ent_f, atol=1e-4)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
+    assert any(g.abs().sum() > 0 for g in grad_s)
+
+
+def test_a_groups_prompt_run_once_gives_the_same_logprobs_and_gradients(tiny_model_dir, tmp_path, trl_calls):
     trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 10})
     trainer.model.train()
     batch = trainer._generate_and_score_completions(
@@ -98,23 +126,7 @@ def test_a_groups_prompt_run_once_gives_the_same_logprobs_and_gradients(tiny_mod
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)[order]
     mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)[order]
     batch["completion_mask"] = batch["completion_mask"][order]
-    keep = batch["completion_ids"].size(1)
-    params = [p for p in trainer.model.parameters() if p.requires_grad]
-    results = []
-    for share in (True, False):
-        trainer.share_group_prompts = share
-        calls.clear()
-        trainer.model.zero_grad()
-        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep, batch_size=8,
-                                                                       compute_entropy=True)
-        (logps * batch["completion_mask"]).sum().backward()
-        assert len(calls) == (0 if share else 1)   # the shared path did not fall back to TRL's
-        results.append((logps.detach(), entropy, [p.grad.clone() for p in params]))
-    (shared, ent_s, grad_s), (full, ent_f, grad_f) = results
-    assert torch.allclose(shared, full, atol=1e-5), (shared - full).abs().max()
-    assert torch.allclose(ent_s, ent_f, atol=1e-4)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
-    assert any(g.abs().sum() > 0 for g in grad_s)
+    _assert_shared_path_matches_trls(trainer, ids, mask, batch["completion_mask"], 8, trl_calls)
 
 
 def test_generation_from_a_shared_prompt_cache_draws_the_same_samples(tiny_model_dir, tmp_path):
@@ -132,14 +144,8 @@ def test_generation_from_a_shared_prompt_cache_draws_the_same_samples(tiny_model
 
 
 def test_turns_that_share_a_scenarios_beginning_give_the_same_logprobs_and_gradients(tiny_model_dir, tmp_path,
-                                                                                      monkeypatch):
+                                                                                      trl_calls):
     """RLVR's rows: turns of one scenario differ after the lore, and a chunk holds two scenarios."""
-    from trl import GRPOTrainer
-
-    trl_path = GRPOTrainer._get_per_token_logps_and_entropies
-    calls = []
-    monkeypatch.setattr(GRPOTrainer, "_get_per_token_logps_and_entropies",
-                        lambda self, *a, **k: calls.append(1) or trl_path(self, *a, **k))
     trainer = make_trainer(tiny_model_dir, tmp_path, PROMPTS, flat_or_varied, hp={"max_completion_length": 10})
     trainer.model.train()
     tok = trainer.processing_class
@@ -154,20 +160,4 @@ def test_turns_that_share_a_scenarios_beginning_give_the_same_logprobs_and_gradi
     batch = trainer._rows_batch(prompt_ids, completions, [1.0] * 7)
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
     mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
-    keep = batch["completion_ids"].size(1)
-    params = [p for p in trainer.model.parameters() if p.requires_grad]
-    results = []
-    for share in (True, False):
-        trainer.share_group_prompts = share
-        calls.clear()
-        trainer.model.zero_grad()
-        logps, entropy, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep, batch_size=7,
-                                                                       compute_entropy=True)
-        (logps * batch["completion_mask"]).sum().backward()
-        assert len(calls) == (0 if share else 1)
-        results.append((logps.detach(), entropy, [p.grad.clone() for p in params]))
-    (shared, ent_s, grad_s), (full, ent_f, grad_f) = results
-    assert torch.allclose(shared, full, atol=1e-5), (shared - full).abs().max()
-    assert torch.allclose(ent_s, ent_f, atol=1e-4)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grad_s, grad_f))
-    assert any(g.abs().sum() > 0 for g in grad_s)
+    _assert_shared_path_matches_trls(trainer, ids, mask, batch["completion_mask"], 7, trl_calls)

@@ -14,46 +14,29 @@ whether both played the same plans (they should, up to float rounding on near ti
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from main_run_artifacts import add_arguments, load_species_run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--species", default="lich")
-    ap.add_argument("--adapter", default="srl_adapter", help="the adapter asset folder under artifacts/")
-    ap.add_argument("--artifacts", default=str(REPO / "artifacts"))
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
+    add_arguments(ap, species="lich")
     args = ap.parse_args(argv)
 
     import torch
     from peft import PeftModel
 
     from srl_pipeline.evaluation.evaluate import EvalSettings, evaluate_model
-    from srl_pipeline.game.rules import ruleset_from_artifact
     from srl_pipeline.training.base_models import load_base_model, load_model
-    from srl_pipeline.training.plan_rollout import PlanTask
 
     torch.set_num_threads(args.threads)
-    root = Path(args.artifacts)
-    base, adapter = root / "base_models" / "bronze", root / args.adapter / args.species
-    dataset = root / "srl_dataset" / f"{args.species}.json"
-    for path in (base, adapter, dataset):
-        if not path.exists():
-            print(f"{path}: missing; run `make main` first", file=sys.stderr)
-            return 2
-    data = json.loads(dataset.read_text(encoding="utf-8"))
-    ruleset = ruleset_from_artifact(data["rules"])
-    tasks = [PlanTask.from_record(r, ruleset) for r in data["plan_tasks"] if r["split"] == "test"]
-    steps = [e for e in data["examples"] if e["split"] == "test"]
+    run = load_species_run(args)
+    if run is None:
+        return 2
+    base, adapter = run.base, run.adapter
+    tasks, steps, ruleset = run.plan_tasks("test"), run.examples("test"), run.ruleset
     settings = EvalSettings(k=0, batch_size=96, step_examples=32)
 
     def unmerged():

@@ -13,49 +13,33 @@ whether both played the same plans (they should, up to float rounding on near ti
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from main_run_artifacts import add_arguments, load_species_run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--species", default="vampire")
-    ap.add_argument("--adapter", default="srl_adapter", help="the adapter asset folder under artifacts/")
-    ap.add_argument("--artifacts", default=str(REPO / "artifacts"))
+    add_arguments(ap, species="vampire")
     ap.add_argument("--scenarios", type=int, default=16, help="train scenarios the sampled search plays")
     ap.add_argument("--k", type=int, default=4, help="sampled plans per scenario")
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
 
     import torch
 
-    from srl_pipeline.game.rules import ruleset_from_artifact
     from srl_pipeline.training.base_models import load_model
     from srl_pipeline.training.generation import generate_steps
-    from srl_pipeline.training.plan_rollout import PlanTask, rollout_plans
+    from srl_pipeline.training.plan_rollout import rollout_plans
 
     torch.set_num_threads(args.threads)
-    root = Path(args.artifacts)
-    base, adapter = root / "base_models" / "bronze", root / args.adapter / args.species
-    dataset = root / "srl_dataset" / f"{args.species}.json"
-    for path in (base, adapter, dataset):
-        if not path.exists():
-            print(f"{path}: missing; run `make main` first", file=sys.stderr)
-            return 2
-    data = json.loads(dataset.read_text(encoding="utf-8"))
-    ruleset = ruleset_from_artifact(data["rules"])
-    tasks = {split: [PlanTask.from_record(r, ruleset) for r in data["plan_tasks"] if r["split"] == split]
-             for split in ("train", "test")}
-    steps = [e["prompt"] for e in data["examples"] if e["split"] == "test"][:32]
-    model, tok = load_model(str(base), str(adapter), "cpu")
+    run = load_species_run(args)
+    if run is None:
+        return 2
+    ruleset = run.ruleset
+    tasks = {split: run.plan_tasks(split) for split in ("train", "test")}
+    steps = [e["prompt"] for e in run.examples("test")][:32]
+    model, tok = load_model(str(run.base), str(run.adapter), "cpu")
 
     def play(share: bool) -> tuple[dict[str, float], dict[str, list]]:
         """Seconds and completions of each workload, one arm."""

@@ -1,0 +1,55 @@
+"""What the benchmarks that replay a main run read: one species' Bronze base, one of its adapters and
+its SRL dataset under ``artifacts/`` (run ``make main`` first), with the command-line options that
+choose them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def add_arguments(ap: argparse.ArgumentParser, species: str) -> None:
+    ap.add_argument("--species", default=species)
+    ap.add_argument("--adapter", default="srl_adapter", help="the adapter asset folder under artifacts/")
+    ap.add_argument("--artifacts", default=str(REPO / "artifacts"))
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+
+
+@dataclass(frozen=True)
+class SpeciesRun:
+    base: Path
+    adapter: Path
+    data: dict[str, Any]      # the srl_dataset artifact
+    ruleset: Any
+
+    def plan_tasks(self, split: str) -> list:
+        from srl_pipeline.training.plan_rollout import PlanTask
+
+        return [PlanTask.from_record(r, self.ruleset) for r in self.data["plan_tasks"] if r["split"] == split]
+
+    def examples(self, split: str) -> list[dict[str, Any]]:
+        return [e for e in self.data["examples"] if e["split"] == split]
+
+
+def load_species_run(args: argparse.Namespace) -> SpeciesRun | None:
+    """The species' artifacts the options name, or None (after saying which is missing)."""
+    from srl_pipeline.game.rules import ruleset_from_artifact
+
+    root = Path(args.artifacts)
+    base, adapter = root / "base_models" / "bronze", root / args.adapter / args.species
+    dataset = root / "srl_dataset" / f"{args.species}.json"
+    for path in (base, adapter, dataset):
+        if not path.exists():
+            print(f"{path}: missing; run `make main` first", file=sys.stderr)
+            return None
+    data = json.loads(dataset.read_text(encoding="utf-8"))
+    return SpeciesRun(base, adapter, data, ruleset_from_artifact(data["rules"]))

@@ -42,9 +42,10 @@ def test_summarize_rollouts_counts_exactly(tasks):
     assert w["by_rule"] == {"sunlight_burns": 3}
     assert w["by_goal"] == {"drive_off": {"tasks": 2, "success_greedy": 0.5, "failures": 1},
                             "strike_bargain": {"tasks": 1, "success_greedy": 0.0, "failures": 1}}
-    assert w["top_failure_modes"] == ["never reaches strike_bargain (0 of 3 plans)",
-                                      "violates sunlight_burns (3 of 9 plans)",
-                                      "format errors (1 of 9 plans)"]
+    assert w["top_action"] == {"action": "converse", "turns": 5, "of": 5, "share": 1.0, "every_goal": True}
+    assert w["top_failure_modes"] == ["plays converse on 5 of 5 greedy turns, whatever the goal",
+                                      "never reaches strike_bargain (0 of 3 plans)",
+                                      "violates sunlight_burns (3 of 9 plans)"]
     assert [(e["scenario_id"], e["outcome"]) for e in s["examples"]] == [
         ("t0", "success"), ("t1", "violation"), ("t2", "format_error")]
     assert s["examples"][1]["violation"]["rule"] == "sunlight_burns"
@@ -62,7 +63,36 @@ def test_summarize_rollouts_examples_prefer_distinct_outcomes(ruleset):
     s = summarize_rollouts(greedy, [], tasks, k=0)
     assert [e["scenario_id"] for e in s["examples"]] == ["t0", "t1", "t2"]
     assert s["success_avg_k"] is None and s["success_greedy"] == pytest.approx(0.6)
-    assert s["weakness"]["top_failure_modes"] == ["violates sunlight_burns (2 of 5 plans)"]
+    assert s["weakness"]["top_failure_modes"] == ["plays converse on 5 of 5 greedy turns",   # one goal: no "whatever"
+                                                  "violates sunlight_burns (2 of 5 plans)"]
+
+
+def _play(task: int, goal: str, *actions: str) -> PlanRollout:
+    steps = [f'{i + 1}. **T** {a}(target=player) | "Line {i}."' for i, a in enumerate(actions)]
+    return PlanRollout(task, 0, goal, [Turn("p", "<think>x</think>\n" + st, [1], st) for st in steps], "goal_failed",
+                       None, len(steps))
+
+
+def test_one_move_is_reported_when_it_takes_most_greedy_turns(ruleset):
+    tasks = [make_task(ruleset, i, "drive_off", {}) for i in range(3)]
+    # bare_fangs opens every goal and takes 5 of 7 turns (71 %): the model's one move
+    one = [_play(0, "drive_off", "bare_fangs", "bare_fangs", "move"), _play(1, "strike_bargain", "bare_fangs", "howl"),
+           _play(2, "defend_lair", "bare_fangs", "bare_fangs")]
+    s = summarize_rollouts(one, [], tasks, k=0)
+    assert s["weakness"]["top_action"] == {"action": "bare_fangs", "turns": 5, "of": 7, "share": 5 / 7, "every_goal": True}
+    assert s["weakness"]["top_failure_modes"][0] == "plays bare_fangs on 5 of 7 greedy turns, whatever the goal"
+    # a goal that opens with another move: still one move for most turns, but not whatever the goal
+    other = [_play(0, "drive_off", "bare_fangs", "bare_fangs", "bare_fangs"), _play(1, "strike_bargain", "confide", "bare_fangs"),
+             _play(2, "defend_lair", "bare_fangs")]
+    s = summarize_rollouts(other, [], tasks, k=0)
+    assert s["weakness"]["top_failure_modes"][0] == "plays bare_fangs on 5 of 6 greedy turns"
+    # varied play (the top action under ONE_MOVE_SHARE): no such sentence, the share still reported
+    varied = [_play(0, "drive_off", "bare_fangs", "move"), _play(1, "strike_bargain", "confide", "swear"),
+              _play(2, "defend_lair", "bare_fangs", "mark")]
+    s = summarize_rollouts(varied, [], tasks, k=0)
+    assert s["weakness"]["top_action"]["share"] == pytest.approx(2 / 6)
+    assert not any(m.startswith("plays ") for m in s["weakness"]["top_failure_modes"])
+    assert summarize_rollouts([], [], [], k=0)["weakness"]["top_action"] is None
 
 
 def test_summarize_steps_exact():

@@ -151,11 +151,15 @@ def move_concentration(greedy: Sequence[PlanRollout]) -> dict[str, Any] | None:
                 first = False
     if not actions:
         return None
-    action, turns = min(actions.items(), key=lambda kv: (-kv[1], kv[0]))
+    action, turns = _most_common(actions)
     of = sum(actions.values())
-    every_goal = len(openers) > 1 and all(min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] == action
-                                          for c in openers.values())
+    every_goal = len(openers) > 1 and all(_most_common(c)[0] == action for c in openers.values())
     return {"action": action, "turns": turns, "of": of, "share": turns / of, "every_goal": every_goal}
+
+
+def _most_common(counts: Counter[str]) -> tuple[str, int]:
+    """The most frequent key and its count; ties go to the first name alphabetically (deterministic)."""
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def repeated_line_rate(greedy: Sequence[PlanRollout]) -> float | None:

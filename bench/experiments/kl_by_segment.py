@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from srl_pipeline.evaluation.kl import turn_kls
 from srl_pipeline.game.rules import ruleset_from_artifact
 from srl_pipeline.training.base_models import load_model
-from srl_pipeline.training.generation import render_prompts
 from srl_pipeline.training.plan_rollout import PlanTask, rollout_plans
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,27 +52,15 @@ def main() -> None:
     tasks = [PlanTask.from_record(r, ruleset) for r in data["plan_tasks"] if r["split"] == "test"]
     model, tok = load_model(a.base, a.adapter, device="cpu")
     base, _ = load_model(a.base, None, device="cpu")
-    model.eval()
-    base.eval()
     plays = rollout_plans(model, tok, tasks, ruleset, samples=1, do_sample=False, batch_size=32)
     kl_sum: dict[str, float] = defaultdict(float)
     tokens: dict[str, int] = defaultdict(int)
-    with torch.no_grad():
-        for play in plays:
-            for turn in play.turns:
-                ids = list(turn.completion_ids)
-                if not ids:
-                    continue
-                prompt = tok(render_prompts(tok, [turn.prompt], False)[0], add_special_tokens=False)["input_ids"]
-                row = torch.tensor([prompt + ids])
-                c = len(ids)
-                lp = torch.log_softmax(model(input_ids=row).logits[0, -c - 1:-1].float(), -1)
-                lq = torch.log_softmax(base(input_ids=row).logits[0, -c - 1:-1].float(), -1)
-                kl = (lp.exp() * (lp - lq)).sum(-1).tolist()
-                for i, value in enumerate(kl):
-                    part = segment_of(tok.decode(ids[:i + 1], skip_special_tokens=False))
-                    kl_sum[part] += value
-                    tokens[part] += 1
+    for turn, kl in turn_kls(model, base, tok, plays):
+        ids = list(turn.completion_ids)
+        for i, value in enumerate(kl.tolist()):
+            part = segment_of(tok.decode(ids[:i + 1], skip_special_tokens=False))
+            kl_sum[part] += value
+            tokens[part] += 1
     total_kl, total_tokens = sum(kl_sum.values()), sum(tokens.values())
     print(f"{a.species}: mean KL per token {total_kl / max(1, total_tokens):.4f} over {total_tokens} completion tokens")
     print(f"{'segment':8s} {'tokens':>8s} {'share of tokens':>16s} {'share of KL':>12s} {'KL per token':>13s}")

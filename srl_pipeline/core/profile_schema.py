@@ -183,6 +183,7 @@ class DistillationSection(Strict):
     max_steps: Positive = 12
     incremental_max_steps: Positive = 4
     incremental: bool = True
+    keep_share: dict[Literal["silver", "gold"], Fraction] = {"silver": 0.95, "gold": 0.90}
 
 
 class RegistrySection(Strict):

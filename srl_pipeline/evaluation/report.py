@@ -20,7 +20,8 @@ from ..core.layout import ArtifactLayout
 from .paired_bootstrap import margin_interval
 from .plots import comparison_plot, learning_curves
 
-__all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "write_report"]
+__all__ = ["METRICS", "PERCENT_METRICS", "SOURCES", "collect_results", "results_table", "share_of", "tier_table",
+           "write_report"]
 
 # Metrics in [0, 1] shown as percentages by results_table; the others are shown as numbers.
 PERCENT_METRICS = frozenset({"success_greedy", "success_avg_k", "handwritten_success_greedy", "step_similarity",
@@ -180,6 +181,14 @@ def write_report(artifacts_dir: Path) -> dict[str, Any]:
     return {"results": results, "table": table, "path": path, "verdict": verdict(results)}
 
 
+def share_of(value: Any, bronze: Any) -> float | None:
+    """``value`` as a share of Bronze's (a student's success or parameters against its cascade's top
+    tier); None when either is missing or Bronze's is 0 (no share to keep of nothing)."""
+    if not isinstance(value, (int, float)) or not isinstance(bronze, (int, float)) or not bronze:
+        return None
+    return float(value) / float(bronze)
+
+
 TIER_COLUMNS = (("success_greedy", "success greedy (%)"), ("step_similarity", "step similarity (%)"),
                 ("parameters", "parameters"), ("latency_ms_per_turn", "latency (ms/turn)"))
 
@@ -209,7 +218,7 @@ def tier_table(results: dict[str, dict[str, dict[str, Any]]], tier_models: dict[
                 cells.append("—" if v is None else f"{100 * v:.1f}" if metric in PERCENT_METRICS
                              else f"{v / 1e6:.2f}M" if metric == "parameters" else f"{v:.1f}")
             for metric in ("success_greedy", "parameters"):
-                b, v = bronze.get(metric), r.get(metric)
-                cells.append(f"{100 * v / b:.0f}" if isinstance(b, (int, float)) and b and v is not None else "—")
+                share = share_of(r.get(metric), bronze.get(metric))
+                cells.append("—" if share is None else f"{100 * share:.0f}")
             lines.append(f"| {species} | {label(model)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -14,3 +14,6 @@ class DistillationSettings(dg.ConfigurableResource):
     max_steps: int = Field(default=12, ge=1, description="a student's steps from scratch (warm start + on-policy)")
     incremental_max_steps: int = Field(default=4, ge=1, description="steps of a run warm-started from the previous student")
     incremental: bool = Field(default=True, description="warm-start from the student's previous adapter when there is one")
+    keep_share: dict[str, float] = Field(default_factory=lambda: {"silver": 0.95, "gold": 0.90},
+                                         description="each student's greedy test success as a share of Bronze's that the "
+                                                     "evaluation's students_keep_bronzes_success check expects")

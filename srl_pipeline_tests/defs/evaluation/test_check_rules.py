@@ -8,6 +8,7 @@ import pytest
 
 from srl_pipeline.defs.evaluation import checks
 from srl_pipeline.defs.evaluation.checks import PRODUCTION_MODELS
+from srl_pipeline.defs.distillation.resources import DistillationSettings
 from srl_pipeline.defs.evaluation.resources import EvaluationSettings
 
 from ..check_inputs import result_text
@@ -143,3 +144,51 @@ def test_evaluation_kl_within_target_ignores_the_base_model():
     r = _kl(_evaluation(base=5.0))
     assert r.passed, result_text(r)
     assert "'base'" not in result_text(r)
+
+
+# -- students_keep_bronzes_success (WARN) -----------------------------------------------------
+def _shares(bronze_success, silver_success, gold_success, **keep):
+    ev = _evaluation()
+    for name, value in (("srl_rlvr", bronze_success), ("silver", silver_success), ("gold", gold_success)):
+        if value is None:
+            del ev["models"][name]
+        else:
+            ev["models"][name]["success_greedy"] = value
+    settings = DistillationSettings(**({"keep_share": keep} if keep else {}))
+    return checks.students_keep_bronzes_success(model_evaluation=ev, distillation=settings)
+
+
+def test_students_keeping_their_share_of_bronzes_success_pass_with_the_shares_as_metadata():
+    r = _shares(0.40, 0.40, 0.36)   # Gold exactly at 90 % of Bronze
+    assert r.passed, result_text(r)
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert result_text(r) == ("Bronze 40.0 %; Silver 40.0 % (100 % of Bronze's, target 95 %), "
+                              "Gold 36.0 % (90 % of Bronze's, target 90 %)")
+    assert r.metadata["silver_share_of_bronze"].value == 1.0 and r.metadata["gold_share_of_bronze"].value == 0.9
+
+
+def test_a_student_far_below_bronze_warns_naming_it():
+    r = _shares(0.25, 0.05, 0.25)   # seed 1's vampire: Silver at 5 % under a 25 % Bronze
+    assert not r.passed
+    assert r.severity == dg.AssetCheckSeverity.WARN
+    assert "Silver 5.0 % (20 % of Bronze's, target 95 %)" in result_text(r)
+    assert result_text(r).endswith("; below target: Silver")
+
+
+def test_the_targets_come_from_the_profile():
+    assert not _shares(0.40, 0.30, 0.30).passed
+    assert _shares(0.40, 0.30, 0.30, silver=0.7, gold=0.7).passed
+
+
+def test_a_bronze_that_wins_nothing_leaves_no_share_to_keep():
+    r = _shares(0.0, 0.0, 0.10)
+    assert r.passed, result_text(r)
+    assert result_text(r) == "Bronze wins no test scenario (0.0 %): no share to keep; Silver 0.0 %, Gold 10.0 %"
+    assert "silver_share_of_bronze" not in r.metadata
+
+
+def test_a_student_or_bronze_missing_from_the_evaluation_warns():
+    r = _shares(0.40, 0.40, None)
+    assert not r.passed and "Gold not evaluated" in result_text(r)
+    r = _shares(None, 0.40, 0.40)
+    assert not r.passed and result_text(r) == "Bronze's SRL→RLVR was not evaluated: no share to check"

@@ -58,8 +58,7 @@ def students_keep_bronzes_success(model_evaluation: dict, distillation: Distilla
         parts.append(f"{name} {100 * value:.1f} % ({100 * share:.0f} % of Bronze's{target})")
         if want is not None and share < want - 1e-9:   # 9 of 10 scenarios is 90 %, not 89.999...%
             low.append(name)
-    head = (f"Bronze {100 * bronze:.1f} %" if bronze else
-            f"Bronze wins no test scenario (0.0 %): no share to keep")
+    head = f"Bronze {100 * bronze:.1f} %" if bronze else "Bronze wins no test scenario (0.0 %): no share to keep"
     text = f"{head}; " + ", ".join(parts) + (f"; below target: {', '.join(low)}" if low else "")
     return check_result(not low, text, warn=True, **shares)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from srl_pipeline.defs.distillation.resources import DistillationSettings
 from srl_pipeline.defs.evaluation import checks
 from srl_pipeline.defs.evaluation.checks import PRODUCTION_MODELS
-from srl_pipeline.defs.distillation.resources import DistillationSettings
 from srl_pipeline.defs.evaluation.resources import EvaluationSettings
 
 from ..check_inputs import result_text

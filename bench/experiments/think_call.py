@@ -1,23 +1,53 @@
 """Does the step's call play the move the think names? Greedy turns on 48 test-split SRL examples:
 the share whose think's "I will X" equals the call's action, and how often each is the expert's.
 
-  PYTHONPATH=. OMP_NUM_THREADS=1 python bench/experiments/think_call.py <species> [adapter]
+  PYTHONPATH=. OMP_NUM_THREADS=1 python bench/experiments/think_call.py --species zombie \
+      [--base artifacts/base_exp/b800/bronze] [--adapter DIR]
 """
-import json, re, sys, torch
-torch.set_num_threads(1)
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import torch
+
 from srl_pipeline.training.base_models import load_model
 from srl_pipeline.training.generation import generate_steps
-sp, ad = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
-d = json.load(open(f'artifacts/srl_dataset/{sp}.json'))
-ex = [e for e in d['examples'] if e['split'] == 'test'][:48]
-m, t = load_model('artifacts/base_exp/b800/bronze', ad, device='cpu')
-outs = generate_steps(m, t, [e['prompt'] for e in ex], max_new_tokens=128, batch_size=16, chat=False)
-n = match = think_right = call_right = 0
-for e, (o, _) in zip(ex, outs):
-    th = re.search(r"I will ([a-z_]+)", o); ca = re.search(r"\*\*[^*]*\*\* ([a-z_]+)\(", o)
-    if not (th and ca):
-        continue
-    exp = e['target'].split('** ', 1)[1].split('(')[0]
-    n += 1; match += th.group(1) == ca.group(1); think_right += th.group(1) == exp; call_right += ca.group(1) == exp
-print(json.dumps({"species": sp, "adapter": ad, "parsed": n, "of": len(ex), "think_equals_call": round(match / n, 3),
-                  "think_is_expert": round(think_right / n, 3), "call_is_expert": round(call_right / n, 3)}))
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[2]
+THINK_MOVE = re.compile(r"I will ([a-z_]+)")
+CALL_MOVE = re.compile(r"\*\*[^*]*\*\* ([a-z_]+)\(")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--species", required=True)
+    ap.add_argument("--base", default=str(ROOT / "artifacts" / "base_exp" / "b800" / "bronze"))
+    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--examples", type=int, default=48)
+    a = ap.parse_args()
+    data = json.loads((ROOT / "artifacts" / "srl_dataset" / f"{a.species}.json").read_text())
+    examples = [e for e in data["examples"] if e["split"] == "test"][:a.examples]
+    model, tok = load_model(a.base, a.adapter, device="cpu")
+    outs = generate_steps(model, tok, [e["prompt"] for e in examples], max_new_tokens=128, batch_size=16, chat=False)
+    parsed = same = think_right = call_right = 0
+    for e, (text, _) in zip(examples, outs):
+        think, call = THINK_MOVE.search(text), CALL_MOVE.search(text)
+        if not (think and call):
+            continue
+        expert = e["target"].split("** ", 1)[1].split("(", 1)[0]
+        parsed += 1
+        same += think.group(1) == call.group(1)
+        think_right += think.group(1) == expert
+        call_right += call.group(1) == expert
+    share = (lambda k: round(k / parsed, 3)) if parsed else (lambda k: None)
+    print(json.dumps({"species": a.species, "adapter": a.adapter, "parsed": parsed, "of": len(examples),
+                      "think_equals_call": share(same), "think_is_expert": share(think_right),
+                      "call_is_expert": share(call_right)}))
+
+
+if __name__ == "__main__":
+    main()

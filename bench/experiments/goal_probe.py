@@ -6,6 +6,8 @@ state at that token is read, and a logistic regression predicts from it (5-fold,
 scenario) the example's goal, the expert's action and, as a control the base must read, one state
 variable. Chance is the share of the most common label.
 
+scikit-learn comes with the project's dependencies (mlflow requires it).
+
   PYTHONPATH=. OMP_NUM_THREADS=1 python bench/experiments/goal_probe.py --species lich \
       --base artifacts/base_exp/b800/bronze [--adapter DIR]
 """
@@ -34,8 +36,9 @@ def features(model, tok, texts: list[str], batch: int = 16) -> np.ndarray:
     tok.padding_side = "left"
     for i in range(0, len(texts), batch):
         enc = tok(texts[i:i + batch], return_tensors="pt", padding=True, add_special_tokens=False)
+        positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)   # each row at its own positions
         with torch.no_grad():
-            h = model(**enc, output_hidden_states=True).hidden_states[-1][:, -1]
+            h = model(**enc, position_ids=positions, output_hidden_states=True).hidden_states[-1][:, -1]
         out.append(h.float().numpy())
     return np.concatenate(out)
 

@@ -23,7 +23,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from srl_pipeline.game.turn import menu_actions
+from srl_pipeline.game.rules import ruleset_from_artifact
+from srl_pipeline.game.steps import parse_step
+from srl_pipeline.game.turn import menu_actions, observed_state
 from srl_pipeline.training.base_models import load_model
 from srl_pipeline.training.warmup_corpus import thought
 
@@ -77,15 +79,15 @@ def main() -> None:
     a = ap.parse_args()
     data = json.loads((ROOT / "artifacts" / "srl_dataset" / f"{a.species}.json").read_text())
     model, tok = load_model(a.base, a.adapter, device="cpu")
+    ruleset = ruleset_from_artifact(data["rules"])
     rows = data["examples"]
     texts, goals, actions, states, groups = [], [], [], [], []
     for e in rows:
         think = thought(a.species, menu_actions(e["prompt"]), "").rstrip(".")
         texts.append(f"{e['prompt']}\n<think>{think.rstrip()}")
         goals.append(e["goal"])
-        actions.append(e["target"].split("** ", 1)[1].split("(", 1)[0])
-        line = e["prompt"].split("\nState now: ", 1)[1].split("\n", 1)[0]
-        states.append(dict(kv.split("=", 1) for kv in line.split("; ") if "=" in kv).get(a.state_var, "?"))
+        actions.append(parse_step(e["target"]).action)
+        states.append(str((observed_state(e["prompt"], ruleset) or {}).get(a.state_var)))
         groups.append(e["scenario_id"])
     x = features(model, tok, texts)
     print(json.dumps({"species": a.species, "adapter": a.adapter, "examples": len(rows),

@@ -13,13 +13,23 @@ from pathlib import Path
 
 import torch
 
+from srl_pipeline.game.steps import StepFormatError, parse_step
 from srl_pipeline.training.base_models import load_model
 from srl_pipeline.training.generation import generate_steps
+from srl_pipeline.training.rewards.srl_step import extract_step
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[2]
-THINK_MOVE = re.compile(r"I will ([a-z_]+)")
-CALL_MOVE = re.compile(r"\*\*[^*]*\*\* ([a-z_]+)\(")
+THINK_MOVE = re.compile(r"I will ([a-z_]+)")   # the warm-up's think (warmup_corpus.THOUGHT) ends with the move
+
+
+def call_move(completion: str) -> str | None:
+    """The action of the step the completion writes, or None when its format is broken."""
+    step = extract_step(completion)
+    try:
+        return parse_step(step).action if step else None
+    except StepFormatError:
+        return None
 
 
 def main() -> None:
@@ -35,14 +45,14 @@ def main() -> None:
     outs = generate_steps(model, tok, [e["prompt"] for e in examples], max_new_tokens=128, batch_size=16, chat=False)
     parsed = same = think_right = call_right = 0
     for e, (text, _) in zip(examples, outs):
-        think, call = THINK_MOVE.search(text), CALL_MOVE.search(text)
+        think, call = THINK_MOVE.search(text), call_move(text)
         if not (think and call):
             continue
-        expert = e["target"].split("** ", 1)[1].split("(", 1)[0]
+        expert = parse_step(e["target"]).action
         parsed += 1
-        same += think.group(1) == call.group(1)
+        same += think.group(1) == call
         think_right += think.group(1) == expert
-        call_right += call.group(1) == expert
+        call_right += call == expert
     share = (lambda k: round(k / parsed, 3)) if parsed else (lambda k: None)
     print(json.dumps({"species": a.species, "adapter": a.adapter, "parsed": parsed, "of": len(examples),
                       "think_equals_call": share(same), "think_is_expert": share(think_right),

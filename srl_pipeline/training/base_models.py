@@ -95,8 +95,6 @@ class WarmupSettings:
                                     # (vampire, 400 steps: greedy legal turns 73% -> 82%, sampled answers on the menu 46% -> 54%)
     skip_history: bool = False      # those batches also leave the previous steps out (measured worse at 400 steps: the
                                     # base collapsed onto one action; kept as an option)
-    decision_weight: float = 1.0    # loss weight of the answer's title and call (after "</think>", up to " |"): the
-                                    # tokens that must play the move the think names
     lr: float = 3e-3
     weight_decay: float = 0.01
     lr_warmup_steps: int = 10       # linear ramp, then cosine decay to 10% of lr
@@ -176,17 +174,11 @@ class _Row:
     context: tuple[int, int] | None = None  # [begin, end): a turn prompt's lore after its first line
     hole: tuple[int, int] | None = None     # [begin, end) after start: the observation (state), not supervised
     history: tuple[int, int] | None = None  # [begin, end) after start: the previous steps of a turn sample
-    decision: tuple[int, int] | None = None  # [begin, end) after start: the answer's title and call
 
     def view(self, skip_context: bool, max_len: int, skip_history: bool = False,
              ) -> tuple[list[int], list[int], int, tuple[int, int] | None]:
         """(ids, position ids, first supervised index, unsupervised hole); the context (and, if
         asked, the previous steps) cut out, positions kept, if asked."""
-        ids, positions, start, hole, _ = self.view_with_decision(skip_context, max_len, skip_history)
-        return ids, positions, start, hole
-
-    def view_with_decision(self, skip_context: bool, max_len: int, skip_history: bool = False):
-        """:meth:`view` plus the decision span (title and call) in the view's indices, or None."""
         cuts = [c for c in ((self.context if skip_context else None),
                             (self.history if skip_context and skip_history else None)) if c and c[1] > c[0]]
 
@@ -198,9 +190,7 @@ class _Row:
         start, hole = moved(self.start), ((moved(self.hole[0]), moved(self.hole[1])) if self.hole else None)
         drop = max(0, len(ids) - max_len)
         hole = (max(0, hole[0] - drop), max(0, hole[1] - drop)) if hole else None
-        decision = ((max(0, moved(self.decision[0]) - drop), max(0, moved(self.decision[1]) - drop))
-                    if self.decision else None)
-        return ids[drop:], positions[drop:], max(0, start - drop), hole, decision
+        return ids[drop:], positions[drop:], max(0, start - drop), hole
 
 
 def _rows(texts: list[str], tokenizer, learn_menu: bool = False) -> list[_Row]:
@@ -231,34 +221,17 @@ def _rows(texts: list[str], tokenizer, learn_menu: bool = False) -> list[_Row]:
         o1, o2 = tail.find(OBSERVATION[0]), tail.find(MENU if learn_menu else OBSERVATION[1])
         if 0 <= o1 < o2:
             header, past = enc(SUPERVISE_FROM), enc(tail[len(SUPERVISE_FROM):o1])
-            pre, obs, post_text = header + past, enc(tail[o1:o2]), tail[o2:]
+            pre, obs, post = header + past, enc(tail[o1:o2]), enc(tail[o2:])
         else:
             header, past = [], []
-            pre, obs, post_text = [], [], tail
-        post, decided = _encode_marking_decision(tokenizer, post_text)
+            pre, obs, post = enc(tail), [], []
         begin = len(kept) + len(context) + len(shown)
         ids = kept + context + shown + pre + obs + post + [tokenizer.eos_token_id]
         span = (len(kept), len(kept) + len(context)) if context else None
         hole = (begin + len(pre), begin + len(pre) + len(obs)) if obs else None
         history = (begin + len(header), begin + len(pre)) if past else None
-        after = begin + len(pre) + len(obs)
-        decision = (after + decided[0], after + decided[1]) if decided else None
-        rows.append(_Row(ids, begin, span, hole, history, decision))
+        rows.append(_Row(ids, begin, span, hole, history))
     return rows
-
-
-def _encode_marking_decision(tokenizer, text: str) -> tuple[list[int], tuple[int, int] | None]:
-    """``text``'s ids and the token span [begin, end) of its answer's title and call: the tokens
-    that start after ``</think>`` and before the call's closing `` |`` (None without an answer)."""
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True) if text else {"input_ids": []}
-    ids = list(enc["input_ids"])
-    a = text.rfind(THINK_TOKENS[1])   # the answer's (the instruction before it names the tags too)
-    b = text.find(" |", a) if a >= 0 else -1
-    if not ids or a < 0 or b < 0:
-        return ids, None
-    a += len(THINK_TOKENS[1])
-    marked = [i for i, (s, _e) in enumerate(enc["offset_mapping"]) if a <= s < b + 2]
-    return ids, ((marked[0], marked[-1] + 1) if marked else None)
 
 
 def _batches(rows: list[_Row], ws: WarmupSettings, steps: int, seed: int):
@@ -282,20 +255,17 @@ def _batches(rows: list[_Row], ws: WarmupSettings, steps: int, seed: int):
         yield batch, rng.random() < ws.context_skip
 
 
-def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int, skip_history: bool = False,
-             decision_weight: float = 1.0):
-    """Right-padded input ids, position ids, attention mask, labels (-100 on padding and context);
-    with ``decision_weight`` != 1 also each label's loss weight (the title and call weighted)."""
+def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int, skip_history: bool = False):
+    """Right-padded input ids, position ids, attention mask, labels (-100 on padding and context)."""
     import torch
 
-    views = [r.view_with_decision(skip_context, max_len, skip_history) for r in batch]
-    width = max(len(v[0]) for v in views)
+    views = [r.view(skip_context, max_len, skip_history) for r in batch]
+    width = max(len(ids) for ids, _, _, _ in views)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     position_ids = torch.zeros((len(batch), width), dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
     labels = torch.full((len(batch), width), -100, dtype=torch.long)
-    weights = torch.ones((len(batch), width)) if decision_weight != 1.0 else None
-    for i, (ids, positions, start, hole, decision) in enumerate(views):
+    for i, (ids, positions, start, hole) in enumerate(views):
         n = len(ids)
         row = torch.tensor(ids, dtype=torch.long)
         input_ids[i, :n] = row
@@ -305,29 +275,20 @@ def _collate(batch: list[_Row], skip_context: bool, max_len: int, pad_id: int, s
         labels[i, start:n] = row[start:]
         if hole is not None:
             labels[i, hole[0]:hole[1]] = -100
-        if weights is not None and decision is not None:
-            weights[i, decision[0]:decision[1]] = decision_weight
-    if weights is None:
-        return input_ids, position_ids, mask, labels
-    return input_ids, position_ids, mask, labels, weights
+    return input_ids, position_ids, mask, labels
 
 
-def _causal_lm_loss(model, input_ids, position_ids, attention_mask, labels, weights=None):
+def _causal_lm_loss(model, input_ids, position_ids, attention_mask, labels):
     """Mean next-token cross-entropy over the supervised tokens (what ``model(..., labels=...)``
     computes), with the output layer applied only where there is a label: most of a row is
-    unsupervised context, and the vocabulary projection is a large share of a tiny model's cost.
-    With ``weights`` (one per label), the weighted mean."""
+    unsupervised context, and the vocabulary projection is a large share of a tiny model's cost."""
     import torch
 
     hidden = model.model(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != -100
     logits = model.lm_head(hidden[:, :-1][keep])
-    if weights is None:
-        return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
-    w = weights[:, 1:][keep]
-    losses = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="none")
-    return (losses * w).sum() / w.sum()
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
 def _warm_up(model, rows: list[_Row], steps: int, seed: int, ws: WarmupSettings, pad_id: int) -> list[float]:
@@ -348,8 +309,9 @@ def _warm_up(model, rows: list[_Row], steps: int, seed: int, ws: WarmupSettings,
     torch.set_num_threads(ws.threads)
     try:
         for batch, skip_context in _batches(rows, ws, steps, seed):
-            loss = _causal_lm_loss(model, *_collate(batch, skip_context, ws.max_len, pad_id, ws.skip_history,
-                                                    ws.decision_weight))
+            input_ids, position_ids, attention_mask, labels = _collate(batch, skip_context, ws.max_len, pad_id,
+                                                                       ws.skip_history)
+            loss = _causal_lm_loss(model, input_ids, position_ids, attention_mask, labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), ws.grad_clip)

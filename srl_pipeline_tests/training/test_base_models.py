@@ -249,19 +249,3 @@ def test_learn_menu_supervises_the_menu_but_not_the_state():
         target = tok.decode([t for t in labels[0].tolist() if t != -100])
         assert "State now:" not in target and "<think>" in target
         assert ("Moves now:" in target) == learn_menu
-
-
-def test_decision_weight_weights_the_answers_title_and_call():
-    from srl_pipeline.training.base_models import _collate, _rows
-
-    corpus = [t for t in warmup_corpus(GAME, seed=5, n=30) if "</think>" in t]
-    tok = build_tokenizer(game_texts(GAME) + corpus, VOCAB)
-    row = _rows(corpus[:1], tok, True)[0]
-    assert len(_collate([row], False, 4096, tok.pad_token_id)) == 4          # weight 1: plain labels
-    ids, _, _, labels, weights = _collate([row], True, 4096, tok.pad_token_id, decision_weight=5.0)
-    heavy = [i for i in range(ids.shape[1]) if weights[0, i] == 5.0]
-    text = tok.decode(ids[0, heavy[0]:heavy[-1] + 1].tolist())
-    step = corpus[0].rsplit("</think>", 1)[1]
-    assert text.strip() == step.split(" |", 1)[0].strip() + " |"             # the title and the call, not the line
-    assert heavy == list(range(heavy[0], heavy[-1] + 1))
-    assert all(labels[0, i] != -100 for i in heavy)                         # weighted tokens are supervised

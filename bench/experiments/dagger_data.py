@@ -66,14 +66,15 @@ def main() -> None:
         task = tasks[play.task_index]
         sc = task.scenario
         legal = play.plan[: play.legal_steps]
+        calls = [(s.action, s.args) for s in map(parse_step, legal)]
+        check = sim.goal_check(sc.goal)
         for k in range(1, len(legal) + 1):        # states after the model's own first k legal steps
             prefix = legal[:k]
-            key = (sc.id, tuple(f"{parse_step(s).action}{parse_step(s).args}" for s in prefix))
+            key = (sc.id, tuple(calls[:k]))
             if key in seen:
                 continue
             seen.add(key)
             state, _ = replay(ruleset, sc.state, prefix)
-            check = sim.goal_check(sc.goal)
             if check.success(state, {}):
                 reached += 1
                 break

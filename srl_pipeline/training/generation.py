@@ -14,27 +14,53 @@ from typing import Any, Sequence
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers.cache_utils import DynamicCache
 
 from ..core.turn_budget import TURN_TOKENS
+from .decode import generate_batch
+from .kv_cache import growing_cache
 from .menu_constraint import MenuConstraint, cached_on_tokenizer
 from .rewards import step_end
 from .shared_prefix import plan_shared_prefixes, prefix_cache
 
 
 @contextmanager
-def merged_lora(model: Any, enabled: bool = True):
+def merged_lora(model: Any, enabled: bool = True, unwrap: bool = True):
     """The LoRA update folded into the base weights while a model in training plays (a
     ``generate`` call, a rollout, a validation play) and taken out after: one matmul per projection
-    instead of three while decoding. Same outputs up to float rounding."""
+    instead of three while decoding. Same outputs up to float rounding.
+
+    ``unwrap``: while merged, each LoRA layer is also swapped out of the model for the linear layer
+    it wraps (which now holds the merged weights), and put back after. A merged PEFT layer only
+    calls that linear layer, but its Python checks ran on every projection of every decoded token
+    (about 5 % of a decode on the built-in tiers); the swap gives the same tokens bit for bit. Inside
+    the context the LoRA parameters are not in the module tree: read or save an adapter's weights
+    outside it (:class:`.grpo.selection.CheckpointSelection` scores inside and keeps weights after)."""
     merge = enabled and callable(getattr(model, "merge_adapter", None)) and getattr(model, "active_adapters", None)
     if not merge:
         yield
         return
     model.merge_adapter()
+    swapped = _swap_in_base_layers(model) if unwrap else []
     try:
         yield
     finally:
+        for parent, name, layer in reversed(swapped):
+            setattr(parent, name, layer)
         model.unmerge_adapter()
+
+
+def _swap_in_base_layers(model: Any) -> list[tuple[Any, str, Any]]:
+    """Replace every merged PEFT layer by the layer it wraps; (parent, name, PEFT layer) to undo it."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    swapped = []
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, BaseTunerLayer) and child.merged:
+                swapped.append((parent, name, child))
+                setattr(parent, name, child.get_base_layer())
+    return swapped
 
 
 def _newline_token_ids(tokenizer: Any) -> frozenset[int]:
@@ -144,11 +170,15 @@ def render_prompts(tokenizer: Any, prompts: Sequence[str], chat: bool) -> list[s
 def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sample: bool = False,
                    temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = TURN_TOKENS, batch_size: int = 16,
                    chat: bool = False, menu_constrained: bool = False,
-                   share_prefixes: bool = True) -> list[tuple[str, list[int]]]:
+                   share_prefixes: bool = True, grow_cache: bool = True,
+                   drop_finished: bool = True) -> list[tuple[str, list[int]]]:
     """One completion per prompt (greedy, or sampled): its text and token ids, cut after the step.
     ``menu_constrained``: the action call is one of the prompt's menu (:mod:`.menu_constraint`).
     ``share_prefixes``: prompts of a batch that begin alike run their common beginning once
-    (:mod:`.shared_prefix`; same completions up to float rounding)."""
+    (:mod:`.shared_prefix`; same completions up to float rounding). ``grow_cache``: decode into a
+    cache written in place (:mod:`.kv_cache`; the same completions bit for bit). ``drop_finished``:
+    rows that ended their step leave the forward pass (:mod:`.decode`; same completions up to float
+    rounding); False decodes with ``model.generate``."""
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -157,8 +187,6 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
     eos = model.generation_config.eos_token_id
     eos = tokenizer.eos_token_id if eos is None else eos
     eos_set = set(eos if isinstance(eos, (list, tuple)) else [eos])
-    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=None) if do_sample else \
-        dict(do_sample=False, temperature=None, top_p=None, top_k=None)
     out: list[tuple[str, list[int]]] = []
     try:
         texts = render_prompts(tokenizer, prompts, chat)
@@ -167,17 +195,18 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
             layout = plan_shared_prefixes(rows, tokenizer.pad_token_id) if share_prefixes else None
             if layout is None:
                 enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt").to(device)
-                ids, mask, extra = enc["input_ids"], enc["attention_mask"], {}
+                ids, mask = enc["input_ids"], enc["attention_mask"]
+                cache = growing_cache(DynamicCache(config=model.config)) if grow_cache else None
             else:
                 ids, mask = layout.ids.to(device), layout.mask.to(device)
-                extra = {"cache": prefix_cache(model, ids, mask, layout.prefix_width, layout.heads,
-                                               layout.group_of_row)}
+                cache = prefix_cache(model, ids, mask, layout.prefix_width, layout.heads, layout.group_of_row)
+                cache = growing_cache(cache) if grow_cache else cache
             width = ids.size(1)
-            processors = LogitsProcessorList([MenuConstraint(tokenizer, width)] if menu_constrained else [])
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=eos,
+            gen = generate_batch(model, ids, mask, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=eos, do_sample=do_sample, temperature=temperature, top_p=top_p,
+                                 logits_processor=[MenuConstraint(tokenizer, width)] if menu_constrained else [],
                                  stopping_criteria=StoppingCriteriaList([StepEndCriteria(tokenizer, width)]),
-                                 logits_processor=processors, **sampling, **extra)
+                                 cache=cache, drop_finished=drop_finished)
             for row in gen[:, width:].tolist():
                 for j, tok in enumerate(row):
                     if tok in eos_set:

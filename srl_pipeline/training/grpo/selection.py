@@ -19,8 +19,9 @@ plotted on the adapter's asset). One process only (a torchrun job skips selectio
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 from transformers import TrainerCallback
@@ -60,6 +61,12 @@ def validation_scorer(tasks: list[Any], examples: list[dict[str, Any]], ruleset:
     return score
 
 
+@contextmanager
+def _playing(model: Any) -> Iterator[None]:
+    with torch.no_grad(), merged_lora(model):
+        yield
+
+
 class CheckpointSelection:
     """The best validation score so far, its step and weights, and the curve of every score."""
 
@@ -76,8 +83,12 @@ class CheckpointSelection:
     def _trainable(model: Any) -> dict[str, torch.Tensor]:
         return {n: p.detach().clone().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
-    def consider(self, step: int, model: Any, tokenizer: Any) -> None:
-        success, accuracy = self.score(model, tokenizer)
+    def consider(self, step: int, model: Any, tokenizer: Any,
+                 playing: Callable[[], ContextManager[Any]] = nullcontext) -> None:
+        """Score ``model`` inside ``playing()`` (e.g. its LoRA merged for the plays), then keep its
+        trainable weights, outside it, when the score is the best so far."""
+        with playing():
+            success, accuracy = self.score(model, tokenizer)
         self.curve.append({"step": int(step), "validation_success": success, "decision_accuracy": accuracy})
         if self.best_score is None or (success, accuracy) > self.best_score:
             self.best_step, self.best_score = int(step), (success, accuracy)
@@ -134,8 +145,8 @@ class SelectionCallback(TrainerCallback):
 
     def _consider(self, step: int) -> None:
         model = self._model()
-        with torch.no_grad(), merged_lora(model):   # the plays decode with the LoRA folded in
-            self.selection.consider(step, model, self.trainer.processing_class)
+        self.selection.consider(step, model, self.trainer.processing_class,
+                                playing=lambda: _playing(model))   # the plays decode with the LoRA folded in
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not self.selection.curve:

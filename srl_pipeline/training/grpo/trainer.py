@@ -34,11 +34,14 @@ import random
 from typing import Any, ClassVar
 
 import torch
+from transformers.cache_utils import DynamicCache
 from trl import GRPOTrainer
 from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
+from ..decode import generate_batch
+from ..kv_cache import growing_cache
 from ..shared_prefix import mask_positions, plan_shared_prefixes, prefix_cache
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
@@ -213,7 +216,7 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
         ``prefixes`` (per row): the start of the completion, given rather than sampled, returned as
         part of the completion; ``targets`` (per row): the calls its step may write
         (:mod:`.menu_groups`)."""
-        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+        from transformers import GenerationConfig, StoppingCriteriaList
         from trl.models import unwrap_model_for_generation
         from trl.trainer.utils import pad
 
@@ -234,10 +237,7 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
         else:
             processors = [MenuConstraint(self._tokenizer, width)] if self.menu_constrained else []
         processors.append(SeededGroupSampling(seeds, G, self.temperature, self.top_p, self.top_k, device))
-        extra = {}
-        if self.stop_after_step:
-            extra["stopping_criteria"] = StoppingCriteriaList(
-                [StepEndCriteria(self._tokenizer, width, starts)])
+        stops = StoppingCriteriaList([StepEndCriteria(self._tokenizer, width, starts)] if self.stop_after_step else [])
         config = GenerationConfig(max_new_tokens=self.max_completion_length, do_sample=False, pad_token_id=pad_id,
                                   bos_token_id=self._tokenizer.bos_token_id, eos_token_id=self.eos_token_ids)
         with (unwrap_model_for_generation(self.model_wrapped, self.accelerator,
@@ -250,9 +250,13 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
                 # (all but the last token, which generate feeds to produce the first new token), with
                 # the positions generate derives from the mask, so it is the cache generate would build
                 row_index = torch.arange(ids.size(0), device=ids.device)
-                extra["cache"] = prefix_cache(unwrapped, ids, mask, width - 1, row_index[::G], row_index // G)
-            out = unwrapped.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                                     logits_processor=LogitsProcessorList(processors), **extra)
+                cache = prefix_cache(unwrapped, ids, mask, width - 1, row_index[::G], row_index // G)
+            else:
+                cache = DynamicCache(config=unwrapped.config)
+            # the group sampler picks the tokens (greedy over its perturbed scores): no warpers here
+            out = generate_batch(unwrapped, ids, mask, max_new_tokens=self.max_completion_length, pad_token_id=pad_id,
+                                 eos_token_id=self.eos_token_ids, logits_processor=processors, stopping_criteria=stops,
+                                 cache=growing_cache(cache))
         eos = set(self.eos_token_ids if isinstance(self.eos_token_ids, (list, tuple)) else [self.eos_token_ids])
         completions = []
         for prefix, row in zip(prefixes, out[:, width:].tolist()):

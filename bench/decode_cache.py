@@ -16,17 +16,15 @@ alternating; prints the median seconds of each, their ratio, and whether both pl
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
-from main_run_artifacts import add_arguments, load_species_run
+from main_run_artifacts import add_arguments, add_play_arguments, alternate, load_species_run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap, species="vampire")
-    ap.add_argument("--scenarios", type=int, default=16, help="train scenarios the sampled search plays")
-    ap.add_argument("--k", type=int, default=4, help="sampled plans per scenario")
+    add_play_arguments(ap)
     args = ap.parse_args(argv)
 
     import torch
@@ -63,19 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         outs["greedy plans"] = [(r.outcome, [t.completion_ids for t in r.turns]) for r in greedy]
         return secs, outs
 
-    seconds: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
-    results: dict[bool, dict[str, list]] = {}
-    for _ in range(args.repeats):
-        for new in (False, True):
-            secs, results[new] = play(new)
-            for name, s in secs.items():
-                seconds[new].setdefault(name, []).append(s)
+    seconds, results = alternate(play, (False, True), args.repeats)
     turns = {name: sum(len(p[1]) for p in plays) for name, plays in results[True].items()}
     print(f"{args.species} {args.adapter}: search {args.k} x {len(search_tasks)} train scenarios (sampled, "
           f"menu-constrained, 64 plans a batch; {turns['search']} turns), {len(held_out)} held-out plans (greedy, "
           f"32 a batch; {turns['greedy plans']} turns); {args.threads} thread(s), median of {args.repeats}")
     for name in seconds[False]:
-        before, now = (statistics.median(seconds[arm][name]) for arm in (False, True))
+        before, now = seconds[False][name], seconds[True][name]
         print(f"  {name:13s} concatenating cache, PEFT layers in {before:6.2f}s   in-place cache, swapped out "
               f"{now:6.2f}s   speed-up x{before / now:.2f}   same plays: {results[False][name] == results[True][name]}")
     return 0

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Hashable, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -22,6 +23,26 @@ def add_arguments(ap: argparse.ArgumentParser, species: str) -> None:
     ap.add_argument("--artifacts", default=str(REPO / "artifacts"))
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
+
+
+def add_play_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of the benchmarks that replay RLVR's sampled search."""
+    ap.add_argument("--scenarios", type=int, default=16, help="train scenarios the sampled search plays")
+    ap.add_argument("--k", type=int, default=4, help="sampled plans per scenario")
+
+
+def alternate(play: Callable[[Hashable], tuple[dict[str, float], dict[str, Any]]], arms: Sequence[Hashable],
+              repeats: int) -> tuple[dict[Hashable, dict[str, float]], dict[Hashable, dict[str, Any]]]:
+    """Run ``play(arm)`` (-> seconds and results per workload) for every arm in turn, ``repeats``
+    times, in this one process: the median seconds per arm and workload, and each arm's last results."""
+    seconds: dict[Hashable, dict[str, list[float]]] = {arm: {} for arm in arms}
+    results: dict[Hashable, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for arm in arms:
+            secs, results[arm] = play(arm)
+            for name, value in secs.items():
+                seconds[arm].setdefault(name, []).append(value)
+    return {arm: {name: statistics.median(v) for name, v in per.items()} for arm, per in seconds.items()}, results
 
 
 @dataclass(frozen=True)

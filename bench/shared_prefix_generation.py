@@ -13,17 +13,15 @@ whether both played the same plans (they should, up to float rounding on near ti
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
-from main_run_artifacts import add_arguments, load_species_run
+from main_run_artifacts import add_arguments, add_play_arguments, alternate, load_species_run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap, species="vampire")
-    ap.add_argument("--scenarios", type=int, default=16, help="train scenarios the sampled search plays")
-    ap.add_argument("--k", type=int, default=4, help="sampled plans per scenario")
+    add_play_arguments(ap)
     args = ap.parse_args(argv)
 
     import torch
@@ -61,18 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         outs["greedy plans"] = [[t.completion for t in r.turns] for r in greedy]
         return secs, outs
 
-    seconds: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
-    results: dict[bool, dict[str, list]] = {}
-    for _ in range(args.repeats):
-        for share in (False, True):
-            secs, results[share] = play(share)
-            for name, s in secs.items():
-                seconds[share].setdefault(name, []).append(s)
+    seconds, results = alternate(play, (False, True), args.repeats)
     print(f"{args.species} {args.adapter}: search {args.k} x {min(args.scenarios, len(tasks['train']))} train "
           f"scenarios (sampled, 64 plans a batch), {len(tasks['test'])} test plans (greedy), {len(steps)} step "
           f"examples; {args.threads} thread(s), median of {args.repeats}")
     for name in seconds[False]:
-        plain, shared = (statistics.median(seconds[arm][name]) for arm in (False, True))
+        plain, shared = seconds[False][name], seconds[True][name]
         print(f"  {name:14s} plain {plain:6.2f}s   shared prefix {shared:6.2f}s   speed-up x{plain / shared:.2f}   "
               f"same plays: {results[False][name] == results[True][name]}")
     return 0

@@ -57,12 +57,16 @@ def generate_batch(model: Any, input_ids: torch.Tensor, attention_mask: torch.Te
                    temperature: float | None = None, top_p: float | None = None,
                    logits_processor: LogitsProcessorList | None = None,
                    stopping_criteria: StoppingCriteriaList | None = None, cache: Any = None,
-                   drop_finished: bool = True) -> torch.Tensor:
+                   grow_cache: bool = True, drop_finished: bool = True) -> torch.Tensor:
     """``model.generate`` for a batch (greedy, or sampled at ``temperature`` / ``top_p`` after the
     given processors, in ``generate``'s order), through :func:`decode_batch` when ``drop_finished``
-    and the model's generation config adds no processors of its own, else through ``generate``."""
+    and the model's generation config adds no processors of its own, else through ``generate``.
+    ``cache`` may hold the first columns already (a shared prefix's); ``grow_cache``: decode into a
+    cache written in place (:mod:`.kv_cache`), ``cache``'s layers or new ones."""
     from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
+    if grow_cache:
+        cache = growing_cache(cache if cache is not None else DynamicCache(config=model.config))
     processors = LogitsProcessorList(logits_processor or [])
     stops = stopping_criteria if stopping_criteria is not None else StoppingCriteriaList()
     if not drop_finished or _adds_processors(model):

@@ -14,11 +14,9 @@ from typing import Any, Sequence
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
-from transformers.cache_utils import DynamicCache
 
 from ..core.turn_budget import TURN_TOKENS
 from .decode import generate_batch
-from .kv_cache import growing_cache
 from .menu_constraint import MenuConstraint, cached_on_tokenizer
 from .rewards import step_end
 from .shared_prefix import plan_shared_prefixes, prefix_cache
@@ -195,18 +193,16 @@ def generate_steps(model: Any, tokenizer: Any, prompts: Sequence[str], *, do_sam
             layout = plan_shared_prefixes(rows, tokenizer.pad_token_id) if share_prefixes else None
             if layout is None:
                 enc = tokenizer.pad({"input_ids": rows}, return_tensors="pt").to(device)
-                ids, mask = enc["input_ids"], enc["attention_mask"]
-                cache = growing_cache(DynamicCache(config=model.config)) if grow_cache else None
+                ids, mask, cache = enc["input_ids"], enc["attention_mask"], None
             else:
                 ids, mask = layout.ids.to(device), layout.mask.to(device)
                 cache = prefix_cache(model, ids, mask, layout.prefix_width, layout.heads, layout.group_of_row)
-                cache = growing_cache(cache) if grow_cache else cache
             width = ids.size(1)
             gen = generate_batch(model, ids, mask, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=eos, do_sample=do_sample, temperature=temperature, top_p=top_p,
                                  logits_processor=[MenuConstraint(tokenizer, width)] if menu_constrained else [],
                                  stopping_criteria=StoppingCriteriaList([StepEndCriteria(tokenizer, width)]),
-                                 cache=cache, drop_finished=drop_finished)
+                                 cache=cache, grow_cache=grow_cache, drop_finished=drop_finished)
             for row in gen[:, width:].tolist():
                 for j, tok in enumerate(row):
                     if tok in eos_set:

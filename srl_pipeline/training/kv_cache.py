@@ -30,33 +30,29 @@ class GrowingLayer(DynamicLayer):
         self.headroom = headroom
         self._key_buffer: torch.Tensor | None = None
         self._value_buffer: torch.Tensor | None = None
-        self._filled = 0
 
-    def _grow(self, new_positions: int, like: torch.Tensor) -> None:
-        """A buffer for what is cached plus ``new_positions`` plus the headroom, holding what is cached."""
-        cached = self.keys if self.keys is not None and self.keys.numel() else None
-        filled = 0 if cached is None else cached.shape[-2]
+    def _grow(self, filled: int, new_positions: int, like: torch.Tensor) -> None:
+        """A buffer for the ``filled`` cached positions plus ``new_positions`` plus the headroom, holding them."""
         shape = list(like.shape)
         shape[-2] = filled + new_positions + self.headroom
         keys, values = like.new_empty(shape), like.new_empty(shape)
-        if cached is not None:
-            keys[..., :filled, :] = cached
+        if filled:
+            keys[..., :filled, :] = self.keys
             values[..., :filled, :] = self.values
-        self._key_buffer, self._value_buffer, self._filled = keys, values, filled
+        self._key_buffer, self._value_buffer = keys, values
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        new = key_states.shape[-2]
+        filled, new = self.get_seq_length(), key_states.shape[-2]   # the cached positions: keys' length
         buffer = self._key_buffer
-        if (buffer is None or self._filled + new > buffer.shape[-2] or buffer.shape[:2] != key_states.shape[:2]
+        if (buffer is None or filled + new > buffer.shape[-2] or buffer.shape[:2] != key_states.shape[:2]
                 or buffer.dtype != key_states.dtype):
-            self._grow(new, key_states)
-        end = self._filled + new
-        self._key_buffer[..., self._filled:end, :] = key_states
-        self._value_buffer[..., self._filled:end, :] = value_states
-        self._filled = end
+            self._grow(filled, new, key_states)
+        end = filled + new
+        self._key_buffer[..., filled:end, :] = key_states
+        self._value_buffer[..., filled:end, :] = value_states
         self.keys = self._key_buffer[..., :end, :]
         self.values = self._value_buffer[..., :end, :]
         return self.keys, self.values
@@ -64,7 +60,6 @@ class GrowingLayer(DynamicLayer):
     def _forget_buffer(self) -> None:
         """After an operation that replaced ``keys`` / ``values``: the next update starts a buffer from them."""
         self._key_buffer = self._value_buffer = None
-        self._filled = 0
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         super().batch_select_indices(indices)

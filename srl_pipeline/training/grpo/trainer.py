@@ -34,14 +34,12 @@ import random
 from typing import Any, ClassVar
 
 import torch
-from transformers.cache_utils import DynamicCache
 from trl import GRPOTrainer
 from trl.trainer.utils import nanstd, use_adapter
 
 from ..generation import add_step_stop, cut_after_step, merged_lora, render_prompts
 from ..job_runner import STATUS_COMPLETED, STATUS_KL_BOUND
 from ..decode import generate_batch
-from ..kv_cache import growing_cache
 from ..shared_prefix import mask_positions, plan_shared_prefixes, prefix_cache
 from ..trainer_state import JobStateMixin, finite_or_none
 from .dynamic_sampling import DynamicSampling, select_groups
@@ -245,18 +243,17 @@ class GRPOStageTrainer(SelectsCheckpoints, JobStateMixin, GRPOTrainer):
                                           generation_kwargs=config.to_diff_dict(),
                                           gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
               as unwrapped, torch.no_grad(), merged_lora(unwrapped, self.accelerator.num_processes == 1)):
+            cache = None
             if not any(prefixes) and self.share_group_prompts and width > 1:
                 # the G rows of a group share their prompt: run it once and hand generate the cache
                 # (all but the last token, which generate feeds to produce the first new token), with
                 # the positions generate derives from the mask, so it is the cache generate would build
                 row_index = torch.arange(ids.size(0), device=ids.device)
                 cache = prefix_cache(unwrapped, ids, mask, width - 1, row_index[::G], row_index // G)
-            else:
-                cache = DynamicCache(config=unwrapped.config)
             # the group sampler picks the tokens (greedy over its perturbed scores): no warpers here
             out = generate_batch(unwrapped, ids, mask, max_new_tokens=self.max_completion_length, pad_token_id=pad_id,
                                  eos_token_id=self.eos_token_ids, logits_processor=processors, stopping_criteria=stops,
-                                 cache=growing_cache(cache))
+                                 cache=cache)
         eos = set(self.eos_token_ids if isinstance(self.eos_token_ids, (list, tuple)) else [self.eos_token_ids])
         completions = []
         for prefix, row in zip(prefixes, out[:, width:].tolist()):

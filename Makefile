@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 # The CPU build of torch; set TORCH_SPEC='torch>=2.6,<2.14' on a GPU machine to get a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# glibc keeps the memory torch frees instead of handing it back and faulting it in again on the next
+# step (srl_pipeline/core/allocator.py: the same values, and why); read by every process started here.
+export MALLOC_MMAP_THRESHOLD_ ?= 1073741824
+export MALLOC_TRIM_THRESHOLD_ ?= 4294967296
 UI_PORT ?= 3000
 # The dagster CLI, without its notices that `dg dev` / `dg check defs` (dagster-dg-cli, not a
 # dependency of this project) supersede `dagster dev` / `dagster definitions validate`.

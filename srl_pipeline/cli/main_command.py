@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..core.allocator import allocator_env
 from ..core.console import is_verbose
 from .job_runs import execute_job_run
 
@@ -44,6 +45,9 @@ def run_main(species: list[str] | None = None, parallel: int | None = None, expe
     from ..defs.partitions import species_partitions
     from ..definitions import defs
 
+    # Processes started from here on (the base models' builders, the job workers, the training
+    # jobs) keep freed memory: glibc reads these settings at start (core/allocator.py).
+    os.environ.update(allocator_env(os.environ))
     instance = _instance()
     game_data = defs.resources["game_data"]
     known = game_data.lore_source().list_species()

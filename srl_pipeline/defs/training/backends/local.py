@@ -1,10 +1,12 @@
 """The local training backend: the entrypoint as a subprocess through Dagster Pipes."""
 
+import os
 import sys
 from pathlib import Path
 
 import dagster as dg
 
+from ....core.allocator import allocator_env
 from ....training.job_spec import TrainingJobSpec
 from . import TrainingBackend
 from .message_file import WholeLineTempFileMessageReader
@@ -20,9 +22,14 @@ class LocalTrainingBackend(TrainingBackend):
     # (srl_pipeline/cli/local_instance.py), the asset code does not.
     max_concurrent_jobs: int = 2
 
+    def process_env(self) -> dict[str, str]:
+        """What the job's process gets on top of this one's environment: the allocator settings
+        (:mod:`srl_pipeline.core.allocator`) unless this environment sets them, then ``env``."""
+        return {**allocator_env(os.environ), **self.env, "PYTHONUNBUFFERED": "1"}
+
     def run(self, context: dg.AssetExecutionContext, spec: TrainingJobSpec) -> dg.MaterializeResult:
         spec_path = spec.save(Path(spec.output_dir) / "job_spec.json")  # promoted with the adapter: provenance
-        client = dg.PipesSubprocessClient(env={**self.env, "PYTHONUNBUFFERED": "1"},
+        client = dg.PipesSubprocessClient(env=self.process_env(),
                                           message_reader=WholeLineTempFileMessageReader())
         invocation = client.run(
             command=[self.python, "-m", "srl_pipeline.training.entrypoint", "--spec", str(spec_path)],

@@ -12,7 +12,8 @@ in that stage).
 glibc reads the settings once, when a process starts, so they go into the environment of the
 processes the project starts (training jobs, ``srl-pipeline main``'s workers; the Makefile exports
 the same values for ``make ui`` and ``make test``). A value the operator already set wins. Other C
-libraries (musl) ignore them.
+libraries (musl) ignore them, and SageMaker's jobs are left alone: on a GPU the activations live in
+torch's own caching allocator.
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from peft import PeftModel
 
-    from srl_pipeline.training.base_models import load_base_model
     from srl_pipeline.training.generation import generate_steps, merged_lora
     from srl_pipeline.training.plan_rollout import rollout_plans
 
@@ -38,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     run = load_species_run(args)
     if run is None:
         return 2
-    base, tok = load_base_model(str(run.base))
-    model = PeftModel.from_pretrained(base, str(run.adapter), is_trainable=True)
+    model, tok = run.trainable_model()
     search_tasks = run.plan_tasks("train")[: args.scenarios]
     held_out = run.plan_tasks("validation") + run.plan_tasks("test")
 

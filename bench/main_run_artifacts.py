@@ -60,6 +60,15 @@ class SpeciesRun:
     def examples(self, split: str) -> list[dict[str, Any]]:
         return [e for e in self.data["examples"] if e["split"] == split]
 
+    def trainable_model(self) -> tuple[Any, Any]:
+        """The base with the adapter loaded trainable and unmerged, as a training job holds it; and the tokenizer."""
+        from peft import PeftModel
+
+        from srl_pipeline.training.base_models import load_base_model
+
+        base, tokenizer = load_base_model(str(self.base))
+        return PeftModel.from_pretrained(base, str(self.adapter), is_trainable=True), tokenizer
+
 
 def load_species_run(args: argparse.Namespace) -> SpeciesRun | None:
     """The species' artifacts the options name, or None (after saying which is missing)."""

@@ -28,24 +28,18 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-    from peft import PeftModel
-
-    from srl_pipeline.training.base_models import load_base_model
 
     torch.set_num_threads(args.threads)
     run = load_species_run(args)
     if run is None:
         return 2
-    base, tok = load_base_model(str(run.base))
-    model = PeftModel.from_pretrained(base, str(run.adapter), is_trainable=True)
+    model, tok = run.trainable_model()
     model.train()
     rows = [tok(e["prompt"])["input_ids"] + tok(e["target"])["input_ids"][:100]
             for e in run.examples("train")[: args.rows]]
     width = max(map(len, rows))
     ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r in rows])
-    mask = (ids != tok.pad_token_id).long()
-    for r, row in zip(mask, rows):
-        r[width - len(row):] = 1
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
     print(f"{len(rows)} rows of up to {width} tokens")
 
     def forward(grad: bool, micro: int = 8) -> list:
